@@ -1,0 +1,30 @@
+# Two commands do all set-up:   make lab   (JupyterLab on notebooks/)   and   make test   (every test).
+# Each creates and fills .venv on first use, so neither depends on the other having run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+# nbgrader shells out to alembic: the environment's bin/ must be on PATH for everything we run.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: lab test env bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[course]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cs231n)" >/dev/null
+	touch $@
+
+env: $(VENV)/.installed
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab notebooks/
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -n 2 tests
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_layers.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
