@@ -21,7 +21,7 @@ lab: $(VENV)/.installed
 	$(BIN)/jupyter lab notebooks/
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 tests
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_layers.py
