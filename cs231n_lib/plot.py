@@ -1,0 +1,661 @@
+"""The figures of the course, with one look.
+
+Importing this module applies `use_style()` (a small set of rcParams: sizes, light grid, a
+colour-blind-safe colour cycle, no top/right spines, pixel-exact images). Every helper draws and
+returns; none calls plt.show() (Jupyter shows the returned figure). Helpers that take `ax` draw into
+it (or into a new figure when ax is None) and return the axes; the figure is `ax.figure`.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import matplotlib.ticker as mticker
+from matplotlib.lines import Line2D
+
+__all__ = [
+    "COLORS", "STYLE", "use_style", "image_grid", "function_and_gradient", "loss_surface",
+    "training_curves", "bar_chart", "confusion_matrix", "timeline",
+]
+
+# Okabe & Ito's colour-blind-safe palette (yellow left out: it vanishes on white), Tol's wine, a grey.
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#555555"]
+MUTED = "#B8BEC6"   # bars and lines that are context, not the point
+INK = "#333333"     # text and axes
+
+STYLE = {
+    "figure.figsize": (6.0, 4.0),
+    "figure.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.titleweight": "normal",
+    "axes.labelsize": 11,
+    "axes.labelcolor": INK,
+    "axes.edgecolor": "#666666",
+    "axes.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "grid.color": "#E6E6E6",
+    "grid.linewidth": 0.8,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "legend.fontsize": 10,
+    "legend.frameon": False,
+    "lines.linewidth": 2.0,
+    "lines.markersize": 5,
+    "image.interpolation": "nearest",   # an 8x8 digit should look like 64 pixels, not a blur
+    "image.cmap": "viridis",
+}
+
+
+def use_style():
+    """Apply the course style to matplotlib's rcParams (done once on import of this module)."""
+    mpl.rcParams.update(STYLE)
+
+
+use_style()
+
+
+def _new_ax(ax, figsize=None):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+# --------------------------------------------------------------------------- images
+def _as_images(images) -> np.ndarray:
+    """(N, H, W) grey or (N, H, W, 3) colour from (N, H, W), (N, H, W, 1|3), (N, 1|3, H, W) or a list."""
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 2:                                   # one image
+        x = x[None]
+    if x.ndim == 4 and x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3):
+        x = x.transpose(0, 2, 3, 1)                   # (N, C, H, W) -> (N, H, W, C)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 3):
+        raise ValueError(f"images must be (N, H, W), (N, H, W, 3) or (N, C, H, W) with C = 1 or 3, "
+                         f"got shape {np.shape(images)}")
+    return x
+
+
+def _scale(x, lo, hi):
+    return np.clip((x - lo) / (hi - lo), 0, 1) if hi > lo else np.full_like(x, 0.5)
+
+
+def image_grid(images, ncols=None, titles=None, cmap="gray", normalize="each", suptitle=None):
+    """Show N images in a grid, without ticks.
+
+    images:    (N, H, W), (N, H, W, 3), (N, 1, H, W) or (N, 3, H, W) (e.g. conv filters (F, 3, HH, WW))
+    ncols:     images per row (default min(N, 8));  titles: N strings or None
+    normalize: 'each' stretch every image to its own min..max (shows the pattern of each filter);
+               'all' one shared min..max (brightness comparable across images);
+               None values are taken as [0, 1] (colour is clipped there)
+    Returns the figure, with exactly N axes.
+    """
+    x = _as_images(images)
+    N = len(x)
+    if normalize not in ("each", "all", None):
+        raise ValueError(f"normalize must be 'each', 'all' or None, got {normalize!r}")
+    if titles is not None and len(titles) != N:
+        raise ValueError(f"got {len(titles)} titles for {N} images")
+    ncols = min(N, 8) if ncols is None else int(ncols)
+    nrows = math.ceil(N / ncols)
+    cell = 1.5 if max(x.shape[1:3]) > 16 else 1.1
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(max(2.0, ncols * cell), nrows * cell + 0.3 * (titles is not None)
+                                      + 0.4 * (suptitle is not None)))
+    lo_all, hi_all = x.min(), x.max()
+    for i, ax in enumerate(axes.flat):
+        if i >= N:
+            ax.remove()                               # no empty frames at the end of the grid
+            continue
+        img = x[i]
+        if normalize == "each":
+            img = _scale(img, img.min(), img.max())
+        elif normalize == "all":
+            img = _scale(img, lo_all, hi_all)
+        else:
+            img = np.clip(img, 0, 1)
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9, fontweight="normal")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+# --------------------------------------------------------------------------- functions and surfaces
+def function_and_gradient(x, f, df, name, ax=None):
+    """Plot a function and its derivative on the same axes (the activation-function figures).
+
+    x: (N,) points;  f, df: callables on arrays, or their values (N,);  name: e.g. 'sigmoid'.
+    Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(4.5, 3.2))
+    x = np.asarray(x, dtype=np.float64)
+    fx = f(x) if callable(f) else np.asarray(f)
+    dfx = df(x) if callable(df) else np.asarray(df)
+    ax.axhline(0, color=MUTED, lw=0.8, zorder=1)
+    ax.axvline(0, color=MUTED, lw=0.8, zorder=1)
+    ax.plot(x, fx, color=COLORS[0], label=f"{name}(x)")
+    ax.plot(x, dfx, color=COLORS[1], ls="--", label=f"{name}\u2032(x)  (gradient)")
+    ax.set_title(name)
+    ax.set_xlabel("x")
+    ax.legend(loc="best")
+    return ax
+
+
+def loss_surface(surface, trajectories=None, ax=None, title=None, levels=20, show_minimum=True):
+    """Contours of a 2-D loss surface with optimiser trajectories on top.
+
+    surface:      a cs231n_lib.data Surface or its name ('ravine', 'saddle', 'local_minima')
+    trajectories: {name: (T, 2) array} from run_optimizer / newton_method / lbfgs_trajectory;
+                  each gets its own colour, a hollow circle at the start and a dot at the end
+    levels:       number of contour levels (spaced by quantiles of the loss, so every surface
+                  shows detail near its minima as well as on its walls)
+    Returns the axes. The view is the surface's xlim / ylim; runaway paths are clipped, not zoomed.
+    """
+    from .data import get_surface
+
+    surface = get_surface(surface)
+    ax = _new_ax(ax, figsize=(6.0, 4.2))
+    xs = np.linspace(*surface.xlim, 300)
+    ys = np.linspace(*surface.ylim, 240)
+    XY = np.stack(np.meshgrid(xs, ys), -1)                     # (240, 300, 2)
+    Z = surface.f(XY)                                          # (240, 300)
+    lv = np.unique(np.quantile(Z, np.linspace(0, 1, levels + 1) ** 1.5))
+    ax.contourf(xs, ys, Z, levels=lv, cmap="Blues_r", alpha=0.45)
+    ax.contour(xs, ys, Z, levels=lv, colors="white", linewidths=0.6, linestyles="solid", alpha=0.9)
+    if show_minimum:
+        ax.plot(*surface.minimum, marker="*", ms=14, color="black", ls="none", zorder=5)
+    for i, (name, path) in enumerate((trajectories or {}).items()):
+        path = np.asarray(path, dtype=np.float64)
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"trajectory {name!r} must have shape (T, 2), got {path.shape}")
+        color = COLORS[i % len(COLORS)]
+        ax.plot(path[:, 0], path[:, 1], color=color, lw=1.6, marker="." if len(path) <= 80 else None,
+                ms=4, label=name, zorder=3)
+        ax.plot(*path[0], marker="o", ms=8, mfc="white", mec=color, mew=1.6, ls="none", zorder=4)
+        ax.plot(*path[-1], marker="o", ms=6, color=color, ls="none", zorder=4)
+    ax.set_xlim(surface.xlim)
+    ax.set_ylim(surface.ylim)
+    ax.set_xlabel("$w_1$")
+    ax.set_ylabel("$w_2$")
+    ax.grid(False)
+    ax.set_title(title if title is not None else surface.name.replace("_", " "))
+    markers = [Line2D([], [], marker="o", mfc="white", mec=INK, ls="none", label="start"),
+               Line2D([], [], marker="o", color=INK, ls="none", label="end")]
+    if show_minimum:
+        markers.append(Line2D([], [], marker="*", ms=11, color="black", ls="none", label="minimum"))
+    handles = ax.get_legend_handles_labels()[0] + (markers if trajectories else markers[2:])
+    if handles:
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+# --------------------------------------------------------------------------- training
+def _histories(run):
+    """(loss, train_acc, val_acc) arrays from a Solver-like object or a dict of histories."""
+    get = run.get if isinstance(run, dict) else (lambda k, d=None: getattr(run, k, d))
+    loss = get("loss_history", None)
+    if loss is None:
+        raise TypeError("expected a Solver-like object or dict with 'loss_history' "
+                        f"(and optionally 'train_acc_history', 'val_acc_history'), got {type(run).__name__}")
+    return (np.asarray(loss, dtype=np.float64), np.asarray(get("train_acc_history", []), dtype=np.float64),
+            np.asarray(get("val_acc_history", []), dtype=np.float64))
+
+
+def _smooth(y, window):
+    if window <= 1 or len(y) < 2 * window:
+        return np.arange(len(y)), y
+    kernel = np.ones(window) / window
+    return np.arange(window - 1, len(y)), np.convolve(y, kernel, mode="valid")
+
+
+def training_curves(runs, title=None, smooth=True, log_loss=False):
+    """Loss per iteration and train/val accuracy per epoch, for one run or several.
+
+    runs: a Solver (anything with loss_history, train_acc_history, val_acc_history), a dict with
+          those keys, or {run name: Solver or dict} to compare runs (e.g. learning rates).
+    smooth: overlay a moving average (window ~ 1/25 of the run) on the faint raw loss.
+    Returns the figure: two axes (loss, accuracy), or one when no run has accuracy histories.
+    """
+    single = hasattr(runs, "loss_history") or (isinstance(runs, dict) and "loss_history" in runs)
+    if not single and not isinstance(runs, dict):
+        _histories(runs)                                       # raises a TypeError that says what is missing
+    runs = {"": runs} if single else dict(runs)
+    hist = {name: _histories(run) for name, run in runs.items()}
+    has_acc = any(len(tr) or len(va) for _, tr, va in hist.values())
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10.0 if has_acc else 5.5, 3.8), squeeze=False)
+    ax_loss = axes[0, 0]
+    for i, (name, (loss, train_acc, val_acc)) in enumerate(hist.items()):
+        color = COLORS[i % len(COLORS)]
+        window = max(1, len(loss) // 25) if smooth else 1
+        ax_loss.plot(loss, color=color, lw=0.8, alpha=0.3 if window > 1 else 1.0)
+        ax_loss.plot(*_smooth(loss, window), color=color, label=name or "loss")
+        if has_acc:
+            ax_acc = axes[0, 1]
+            if len(train_acc):
+                ax_acc.plot(train_acc, color=color if name else COLORS[0], ls="--" if name else "-",
+                            marker="o", ms=3, label=f"{name} train" if name else "train")
+            if len(val_acc):
+                ax_acc.plot(val_acc, color=color if name else COLORS[1], marker="o", ms=3,
+                            label=f"{name} val" if name else "val")
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_loss.set(xlabel="iteration", ylabel="loss", title="training loss")
+    if not single:
+        ax_loss.legend()
+    if has_acc:
+        ax_acc = axes[0, 1]
+        ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        ax_acc.legend()
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return fig
+
+
+# --------------------------------------------------------------------------- numbers
+def _fmt(value_fmt, v):
+    return value_fmt(v) if callable(value_fmt) else value_fmt.format(v)
+
+
+def bar_chart(labels, values, ax=None, value_fmt="{:,}", title=None, ylabel=None, highlight=None,
+              horizontal=False, log=False):
+    """Bars with their values written on them (parameter counts, memory, error rates ...).
+
+    value_fmt: format string ("{:,}", "{:.1f}%") or callable value -> str
+    highlight: a label (or list of labels, or indices) drawn in colour; the other bars turn grey
+    horizontal: bars left to right (better for many or long labels);  log: logarithmic value axis
+    Returns the axes.
+    """
+    labels = [str(l) for l in labels]
+    values = np.asarray(values)
+    if len(labels) != len(values):
+        raise ValueError(f"got {len(labels)} labels for {len(values)} values")
+    if highlight is None:
+        colors = [COLORS[0]] * len(labels)
+    else:
+        marked = highlight if isinstance(highlight, (list, tuple, set, np.ndarray)) else [highlight]
+        marked = {labels[m] if isinstance(m, numbers.Integral) else str(m) for m in marked}
+        colors = [COLORS[1] if l in marked else MUTED for l in labels]
+    ax = _new_ax(ax, figsize=(6.0, max(2.5, 0.38 * len(labels) + 1)) if horizontal
+                 else (max(4.5, 0.7 * len(labels) + 1.5), 4.0))
+    pos = np.arange(len(labels))
+    if horizontal:
+        bars = ax.barh(pos, values, color=colors, height=0.7)
+        ax.set_yticks(pos, labels)
+        ax.invert_yaxis()                              # first label on top, as in a table
+        ax.grid(axis="y", visible=False)
+        ax.set_xscale("log" if log else "linear")
+        if ylabel:
+            ax.set_xlabel(ylabel)
+    else:
+        bars = ax.bar(pos, values, color=colors, width=0.7)
+        rotate = len(labels) > 6 or max((len(l) for l in labels), default=0) > 10
+        ax.set_xticks(pos, labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+        ax.grid(axis="x", visible=False)
+        ax.set_yscale("log" if log else "linear")
+        if ylabel:
+            ax.set_ylabel(ylabel)
+    value_axis = ax.xaxis if horizontal else ax.yaxis
+    if not log and np.abs(values).max(initial=0) >= 1e4:
+        value_axis.set_major_formatter(mticker.EngFormatter(sep=" "))   # "100 M", not "1e8" in a corner
+    ax.bar_label(bars, labels=[_fmt(value_fmt, v) for v in values], padding=2, fontsize=9, color=INK)
+    ax.margins(**({"x": 0.15} if horizontal else {"y": 0.12}))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def confusion_matrix(y_true, y_pred, ax=None, labels=None, normalize=False, title=None):
+    """Counts of (true class, predicted class) pairs as an annotated heat map.
+
+    y_true, y_pred: (N,) integer classes 0..K-1;  labels: K class names (default 0..K-1)
+    normalize: show each row as fractions of that true class (rows sum to 1)
+    Returns the axes; the title reports the accuracy unless `title` is given.
+    """
+    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must both be (N,), got {y_true.shape} and {y_pred.shape}")
+    K = len(labels) if labels is not None else int(max(y_true.max(), y_pred.max())) + 1
+    counts = np.zeros((K, K), dtype=np.int64)
+    np.add.at(counts, (y_true, y_pred), 1)                     # (K, K): row = true, column = predicted
+    shown = counts / np.maximum(counts.sum(1, keepdims=True), 1) if normalize else counts
+    ax = _new_ax(ax, figsize=(0.45 * K + 2.2, 0.45 * K + 1.8))
+    ax.imshow(shown, cmap="Blues", vmin=0)
+    ax.grid(False)
+    names = [str(l) for l in labels] if labels is not None else [str(k) for k in range(K)]
+    ax.set_xticks(range(K), names)
+    ax.set_yticks(range(K), names)
+    ax.set(xlabel="predicted class", ylabel="true class")
+    ax.spines[:].set_visible(False)
+    ax.tick_params(length=0)
+    top = shown.max() if shown.max() > 0 else 1
+    for i in range(K):
+        for j in range(K):
+            if counts[i, j]:
+                text = f"{shown[i, j]:.2f}" if normalize else f"{counts[i, j]}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=8 if K > 10 else 9,
+                        color="white" if shown[i, j] > 0.55 * top else INK)
+    acc = np.mean(y_true == y_pred)
+    ax.set_title(title if title is not None else f"accuracy {100 * acc:.1f}%")
+    return ax
+
+
+def _stem_heights(events, span):
+    """Stem height per event: alternate above/below, and go one level further out when a label
+    would overlap its neighbour on the same level (the 2012-2015 cluster of a CNN history)."""
+    char = 0.0085 * span                      # rough width of one 9-pt character in years on a 10-in figure
+    levels = [1.0, -1.0, 1.8, -1.8, 2.6, -2.6]
+    right_edge = {h: -np.inf for h in levels}  # where the last label on each level ends
+    heights, start = [], 0
+    for year, label in events:
+        half = 0.5 * char * max(len(label), 4)
+        order = levels[start:] + levels[:start]   # prefer the side opposite the previous label
+        h = next((h for h in order if right_edge[h] < year - half), min(order, key=right_edge.get))
+        right_edge[h] = year + half
+        heights.append(h)
+        start = 1 if h > 0 else 0
+    return np.array(heights)
+
+
+def timeline(events, ax=None, title=None, highlight=None):
+    """Dated milestones on a horizontal time axis, labels on alternating stems.
+
+    events: [(year, label), ...] in any order;  highlight: labels (or one label) drawn in colour.
+    Returns the axes.
+    """
+    events = sorted(((float(y), str(l)) for y, l in events), key=lambda e: e[0])
+    if not events:
+        raise ValueError("timeline needs at least one (year, label) event")
+    marked = set() if highlight is None else ({highlight} if isinstance(highlight, str) else set(highlight))
+    years = np.array([y for y, _ in events])
+    span = max(years.max() - years.min(), 1.0)
+    heights = _stem_heights(events, span)                      # (E,) signed stem lengths
+    top = np.abs(heights).max()
+    ax = _new_ax(ax, figsize=(10.0, 1.6 + 1.1 * top))
+    ax.axhline(0, color=INK, lw=1.2, zorder=1)
+    for (year, label), h in zip(events, heights):
+        color = COLORS[1] if label in marked else COLORS[0]
+        ax.vlines(year, 0, h, color=MUTED, lw=1, zorder=1)
+        ax.plot(year, 0, "o", color=color, ms=6, zorder=3)
+        ax.annotate(f"{year:g}\n{label}" if h > 0 else f"{label}\n{year:g}", (year, h),
+                    xytext=(0, 3 if h > 0 else -3), textcoords="offset points", ha="center",
+                    va="bottom" if h > 0 else "top", fontsize=9,
+                    color=color if label in marked else INK,
+                    fontweight="bold" if label in marked else "normal",
+                    bbox=dict(fc="white", ec="none", pad=0.5))      # hides stems that pass behind
+    ax.set_xlim(years.min() - 0.08 * span, years.max() + 0.08 * span)
+    ax.set_ylim(-top - 0.9, top + 0.9)
+    ax.yaxis.set_visible(False)
+    ax.spines[["left", "top", "right"]].set_visible(False)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --------------------------------------------------------------------------- lecture 1: history and motivation
+# (appended for notebooks/01_history_and_motivation.ipynb; tests in tests/test_history.py)
+def secant_slopes(f, a, hs, df=None, ax=None, xlim=(-0.5, 3.2)):
+    """Secants of f through (a, f(a)) and (a + h, f(a + h)) closing in on the tangent at a.
+
+    f: callable on arrays;  a: the point;  hs: step sizes h (largest first looks best);
+    df: derivative (callable) -- draws the tangent of slope df(a) when given.
+    Each secant's legend entry states its slope dy/dx ~ (f(a + h) - f(a)) / h. Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(6.0, 4.2))
+    x = np.linspace(*xlim, 300)
+    ax.plot(x, f(x), color=INK, lw=2.2, label="y = f(x)", zorder=3)
+    fa = float(f(a))
+    for i, h in enumerate(hs):
+        slope = (float(f(a + h)) - fa) / h
+        color = COLORS[(i + 1) % len(COLORS)]
+        ax.plot(x, fa + slope * (x - a), color=color, lw=1.3, alpha=0.9,
+                label=f"h = {h:g}:  \u0394y/\u0394x = {slope:.3f}")
+        ax.plot(a + h, float(f(a + h)), "o", color=color, ms=5, zorder=4)
+    if df is not None:
+        ax.plot(x, fa + float(df(a)) * (x - a), color="black", ls="--", lw=1.5,
+                label=f"tangent:  dy/dx = {float(df(a)):.3f}")
+    ax.plot(a, fa, "o", color="black", ms=7, zorder=5)
+    y = f(x)
+    ax.set_ylim(y.min() - 0.15 * np.ptp(y), y.max() + 0.1 * np.ptp(y))
+    ax.set(xlabel="x", ylabel="y", title=f"secant slopes at x = {a:g} approach the tangent slope")
+    ax.legend(loc="upper left", fontsize=9)
+    return ax
+
+
+def tuning_curves(x, curves, xlabel, ylabel="firing rate (a.u.)", title=None, ax=None):
+    """Response of one or more cells as a stimulus property varies (a neuroscientist's tuning curve).
+
+    x: (K,) stimulus values (angles, positions);  curves: {cell name: (K,) responses}. Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(5.5, 3.6))
+    for i, (name, y) in enumerate(curves.items()):
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != np.shape(x):
+            raise ValueError(f"curve {name!r} has shape {y.shape}, x has {np.shape(x)}")
+        ax.plot(x, y, marker="o", color=COLORS[i % len(COLORS)], label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def stimuli_and_spikes(stimuli, spike_times, titles=None, rf=None, duration=1.0, suptitle=None):
+    """The recording experiment: each stimulus on the screen, and the spikes the electrode picked up.
+
+    stimuli: (N, H, W) images in [0, 1];  spike_times: N arrays of spike times in [0, duration) s;
+    rf: optional (H, W) receptive field drawn as a dashed contour of its excitatory part on every
+    stimulus. Returns the figure (2 rows x N columns).
+    """
+    stimuli = _as_images(stimuli)
+    N = len(stimuli)
+    if len(spike_times) != N:
+        raise ValueError(f"got {len(spike_times)} spike trains for {N} stimuli")
+    fig, axes = plt.subplots(2, N, figsize=(1.45 * N, 2.9), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for i in range(N):
+        top, bottom = axes[0, i], axes[1, i]
+        top.imshow(stimuli[i], cmap="gray", vmin=0, vmax=1)
+        if rf is not None:
+            top.contour(rf, levels=[0.25 * float(np.max(rf))], colors=[COLORS[4]], linestyles="--",
+                        linewidths=1.0)
+        top.set_axis_off()
+        if titles is not None:
+            top.set_title(str(titles[i]), fontsize=9, fontweight="normal")
+        t = np.asarray(spike_times[i], dtype=np.float64)
+        bottom.vlines(t, 0, 1, color=INK, lw=0.8)
+        bottom.set_xlim(0, duration)
+        bottom.set_ylim(0, 1)
+        bottom.set_yticks([])
+        bottom.set_xticks([])
+        bottom.grid(False)
+        bottom.spines[["left"]].set_visible(False)
+        bottom.set_xlabel(f"{len(t)} spikes", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontweight="bold")
+    return fig
+
+
+def retinotopic_map(mapping, magnification, eccentricities=(0, 1, 2, 5, 10, 20, 40),
+                    angles_deg=(-90, -45, 0, 45, 90), cmap="viridis"):
+    """Visual field (one hemifield) next to its map on the cortex, and the magnification factor.
+
+    mapping(x, y) -> (u, v): visual field (deg) to cortex (mm), e.g. history.cortical_map;
+    magnification(e) -> mm/deg;  eccentricities: ring radii (deg), bands between rings share a
+    colour in both panels;  angles_deg: polar-angle rays drawn in both panels. Returns the figure.
+    """
+    from matplotlib.patches import Polygon
+
+    ecc = np.asarray(eccentricities, dtype=np.float64)
+    fig, (ax_f, ax_c, ax_m) = plt.subplots(1, 3, figsize=(13.0, 4.0),
+                                           gridspec_kw={"width_ratios": [1, 1.6, 1.1]})
+    colours = plt.get_cmap(cmap)(np.linspace(0, 0.9, len(ecc) - 1))
+    th = np.deg2rad(np.linspace(-90, 90, 181))
+    for lo, hi, c in zip(ecc[:-1], ecc[1:], colours):
+        # band lo..hi deg: outer arc out, inner arc back
+        r = np.concatenate([np.full_like(th, hi), np.full_like(th, lo)])
+        t = np.concatenate([th, th[::-1]])
+        x, y = r * np.cos(t), r * np.sin(t)
+        ax_f.add_patch(Polygon(np.c_[x, y], closed=True, fc=c, ec="white", lw=0.6))
+        ax_c.add_patch(Polygon(np.c_[mapping(x, y)], closed=True, fc=c, ec="white", lw=0.6,
+                               label=f"{lo:g}-{hi:g}\u00b0"))
+    rr = np.linspace(ecc[0], ecc[-1], 400)
+    for a in np.deg2rad(angles_deg):
+        x, y = rr * np.cos(a), rr * np.sin(a)
+        ax_f.plot(x, y, color="white", lw=0.8)
+        ax_c.plot(*mapping(x, y), color="white", lw=0.8)
+    ax_f.set(xlim=(-0.05 * ecc[-1], ecc[-1] * 1.05), ylim=(-ecc[-1] * 1.05, ecc[-1] * 1.05), aspect="equal",
+             xlabel="horizontal (deg)", ylabel="vertical (deg)", title="visual field (right half)")
+    ax_c.autoscale_view()
+    ax_c.set(aspect="equal", xlabel="cortex (mm, fovea -> periphery)", ylabel="cortex (mm)",
+             title="its map on the cortex")
+    ax_c.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="eccentricity")
+    for ax in (ax_f, ax_c):
+        ax.grid(False)
+    e = np.linspace(0, ecc[-1], 200)
+    ax_m.plot(e, magnification(e), color=COLORS[0])
+    ax_m.set(xlabel="eccentricity (deg)", ylabel="mm of cortex per deg", title="cortical magnification")
+    return fig
+
+
+def sandwich(stages, kinds=None, max_planes=4, title=None):
+    """A Neocognitron-style S-C-S-C "sandwich": each stage's feature maps in a column, a strip below.
+
+    stages: [(name, maps (K, H, W)), ...] from input to output;  kinds: one of 'input', 'S', 'C' per
+    stage (default from the name's first letter);  max_planes: planes shown per stage.
+    Returns the figure.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    n = len(stages)
+    kinds = kinds or [name[0] if name[0] in "SC" else "input" for name, _ in stages]
+    colour = {"input": MUTED, "S": COLORS[0], "C": COLORS[1]}
+    fig = plt.figure(figsize=(1.6 * n + 0.6, 1.25 * max_planes + 1.6))
+    gs = fig.add_gridspec(max_planes + 1, n, height_ratios=[1] * max_planes + [0.9])
+    for j, ((name, maps), kind) in enumerate(zip(stages, kinds)):
+        maps = np.asarray(maps, dtype=np.float64)
+        maps = maps[None] if maps.ndim == 2 else maps
+        for i in range(max_planes):
+            ax = fig.add_subplot(gs[i, j])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if i < len(maps):
+                ax.imshow(maps[i], cmap="gray")
+                for s in ax.spines.values():
+                    s.set_visible(True)
+                    s.set_color(colour[kind])
+                    s.set_linewidth(2)
+            else:
+                ax.set_axis_off()
+            if i == 0:
+                K, H, W = maps.shape
+                ax.set_title(f"{name}\n{K}x{H}x{W}", fontsize=9, fontweight="normal", color=INK)
+    strip = fig.add_subplot(gs[max_planes, :])
+    strip.set_axis_off()
+    strip.set_xlim(0, n)
+    strip.set_ylim(0, 1)
+    text = {"input": "input", "S": "S: match\ntemplates", "C": "C: pool\n(max)"}
+    for j, kind in enumerate(kinds):
+        strip.add_patch(FancyBboxPatch((j + 0.12, 0.2), 0.76, 0.6, boxstyle="round,pad=0.02",
+                                       fc=colour[kind], ec="none", alpha=0.85))
+        strip.text(j + 0.5, 0.5, text[kind], ha="center", va="center", fontsize=8.5,
+                   color="white" if kind != "input" else INK)
+        if j:
+            strip.add_patch(FancyArrowPatch((j - 0.12, 0.5), (j + 0.12, 0.5), arrowstyle="-|>",
+                                            mutation_scale=12, color=INK))
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def card_grid(cards, ncols=3, card_width=4.0, card_height=1.7, title=None):
+    """A gallery of cards (title, body text, footer, optional image and colour stripe), in a grid.
+
+    cards: list of dicts with 'title', 'body', optional 'footer' (e.g. a citation), 'image'
+    ((H, W) or (H, W, 3) in [0, 1], drawn on the card's left) and 'color' (a stripe on the left).
+    Returns the figure, one axes per card.
+    """
+    import textwrap
+
+    from matplotlib.patches import Rectangle
+
+    N = len(cards)
+    nrows = math.ceil(N / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(card_width * ncols, card_height * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= N:
+            continue
+        card = cards[k]
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.add_patch(Rectangle((0, 0), 1, 1, fc="#F7F7F7", ec="#DDDDDD", lw=0.8))
+        if card.get("color"):
+            ax.add_patch(Rectangle((0, 0), 0.025, 1, fc=card["color"], ec="none"))
+        ax.text(0.05, 0.92, card["title"], fontsize=10.5, fontweight="bold", va="top", color=INK)
+        left, top = 0.05, 0.72
+        if card.get("image") is not None:
+            img = np.asarray(card["image"], dtype=np.float64)
+            inset = ax.inset_axes([0.05, 0.06, 0.36, 0.68])
+            inset.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+            inset.set_axis_off()
+            left, top = 0.45, 0.66
+        width = max(12, int((1 - left) * card_width * 13))     # characters per line at 9 pt
+        ax.text(left, top, textwrap.fill(card["body"], width), fontsize=9, va="top", color=INK)
+        if card.get("footer"):
+            ax.text(left, 0.07, card["footer"], fontsize=8.5, style="italic", va="bottom", color="#555555")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def category_bars(labels, values, categories, colors=None, value_fmt="{:g}", ax=None, title=None,
+                  xlabel=None):
+    """Horizontal bars, one per labelled number, coloured by category with a legend (first label on top).
+
+    labels, values, categories: N each;  colors: {category: colour} (default the course palette,
+    in order of first appearance). Every bar carries its value. Returns the axes.
+    """
+    labels, values, categories = [str(l) for l in labels], np.asarray(values, dtype=np.float64), list(categories)
+    if not len(labels) == len(values) == len(categories):
+        raise ValueError(f"got {len(labels)} labels, {len(values)} values, {len(categories)} categories")
+    order = list(dict.fromkeys(categories))
+    colors = dict(colors or {})
+    for i, c in enumerate(order):
+        colors.setdefault(c, COLORS[i % len(COLORS)])
+    ax = _new_ax(ax, figsize=(8.0, 0.36 * len(labels) + 1.2))
+    pos = np.arange(len(labels))
+    bars = ax.barh(pos, values, color=[colors[c] for c in categories], height=0.72)
+    ax.set_yticks(pos, labels)
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    ax.bar_label(bars, labels=[_fmt(value_fmt, v) for v in values], padding=2, fontsize=9, color=INK)
+    ax.margins(x=0.12)
+    handles = [mpl.patches.Patch(color=colors[c], label=c) for c in order]
+    ax.legend(handles=handles, loc="lower right")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["secant_slopes", "tuning_curves", "stimuli_and_spikes", "retinotopic_map", "sandwich",
+            "card_grid", "category_bars"]
