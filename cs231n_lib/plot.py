@@ -488,7 +488,7 @@ def stimuli_and_spikes(stimuli, spike_times, titles=None, rf=None, duration=1.0,
         bottom.spines[["left"]].set_visible(False)
         bottom.set_xlabel(f"{len(t)} spikes", fontsize=8)
     if suptitle:
-        fig.suptitle(suptitle, fontweight="bold")
+        fig.suptitle(suptitle, fontsize=13)
     return fig
 
 
@@ -581,15 +581,16 @@ def sandwich(stages, kinds=None, max_planes=4, title=None):
             strip.add_patch(FancyArrowPatch((j - 0.12, 0.5), (j + 0.12, 0.5), arrowstyle="-|>",
                                             mutation_scale=12, color=INK))
     if title:
-        fig.suptitle(title, fontweight="bold")
+        fig.suptitle(title, fontsize=13)
     return fig
 
 
-def card_grid(cards, ncols=3, card_width=4.0, card_height=1.7, title=None):
+def card_grid(cards, ncols=3, card_width=4.0, card_height=1.7, title=None, legend=None):
     """A gallery of cards (title, body text, footer, optional image and colour stripe), in a grid.
 
     cards: list of dicts with 'title', 'body', optional 'footer' (e.g. a citation), 'image'
     ((H, W) or (H, W, 3) in [0, 1], drawn on the card's left) and 'color' (a stripe on the left).
+    legend: optional {label: colour} explaining the stripes, drawn under the grid.
     Returns the figure, one axes per card.
     """
     import textwrap
@@ -621,8 +622,11 @@ def card_grid(cards, ncols=3, card_width=4.0, card_height=1.7, title=None):
         ax.text(left, top, textwrap.fill(card["body"], width), fontsize=9, va="top", color=INK)
         if card.get("footer"):
             ax.text(left, 0.07, card["footer"], fontsize=8.5, style="italic", va="bottom", color="#555555")
+    if legend:
+        handles = [mpl.patches.Patch(color=c, label=l) for l, c in legend.items()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     if title:
-        fig.suptitle(title, fontweight="bold")
+        fig.suptitle(title, fontsize=13)
     return fig
 
 
@@ -649,7 +653,7 @@ def category_bars(labels, values, categories, colors=None, value_fmt="{:g}", ax=
     ax.bar_label(bars, labels=[_fmt(value_fmt, v) for v in values], padding=2, fontsize=9, color=INK)
     ax.margins(x=0.12)
     handles = [mpl.patches.Patch(color=colors[c], label=c) for c in order]
-    ax.legend(handles=handles, loc="lower right")
+    ax.figure.legend(handles=handles, loc="outside lower center", ncols=2)   # below: never hides a bar
     if xlabel:
         ax.set_xlabel(xlabel)
     if title:
@@ -659,3 +663,73 @@ def category_bars(labels, values, categories, colors=None, value_fmt="{:g}", ax=
 
 __all__ += ["secant_slopes", "tuning_curves", "stimuli_and_spikes", "retinotopic_map", "sandwich",
             "card_grid", "category_bars"]
+
+
+# --------------------------------------------------------------------------- lecture 5: optimisation
+# (appended for notebooks/05_optimisation.ipynb; tests in tests/test_optim_demos.py)
+def curves(x, ys, ax=None, xlabel=None, ylabel=None, title=None, logx=False, logy=False, marker=None,
+           styles=None, legend_loc="best"):
+    """Several named curves on one axes with a legend (learning rate per epoch, step size per step ...).
+
+    x:  (T,) shared by every curve, a dict {name: (T_i,)} with one x per curve, or None (0 .. T-1)
+    ys: {name: (T,) values};  logx / logy: logarithmic axes (non-positive values are left out);
+    marker: e.g. 'o' for a few points;  styles: {name: dict of Line2D keywords} for single curves
+    (e.g. {'constant': {'ls': '--'}}). Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(6.0, 3.8))
+    styles = styles or {}
+    if not ys:
+        raise ValueError("curves needs at least one curve in ys")
+    for i, (name, y) in enumerate(ys.items()):
+        y = np.asarray(y, dtype=np.float64)
+        xi = x.get(name) if isinstance(x, dict) else x
+        xi = np.arange(len(y)) if xi is None else np.asarray(xi, dtype=np.float64)
+        if xi.shape != y.shape:
+            raise ValueError(f"curve {name!r} has {y.shape} values but x has shape {xi.shape}")
+        keep = np.isfinite(y) & ((y > 0) if logy else True) & ((xi > 0) if logx else True)
+        kw = {"color": COLORS[i % len(COLORS)], "marker": marker, "label": str(name), **styles.get(name, {})}
+        ax.plot(xi[keep], y[keep], **kw)
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    ax.set(xlabel=xlabel or "", ylabel=ylabel or "")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc=legend_loc)
+    return ax
+
+
+def trajectory_grid(surface, paths, row_labels, col_labels, notes=None, suptitle=None, panel_size=(3.0, 2.3)):
+    """Small multiples on one loss surface: one trajectory per panel, rows x columns.
+
+    surface: a data.Surface or its name;  paths: nested list [row][col] of (T, 2) trajectories
+    (e.g. rows = update rules, columns = learning rates);  row_labels / col_labels: strings written
+    left of each row and above each column;  notes: nested list of short strings (or None) written in
+    each panel's lower-left corner (e.g. the final loss). Each row keeps one colour. Returns the figure.
+    """
+    R, C = len(row_labels), len(col_labels)
+    if len(paths) != R or any(len(row) != C for row in paths):
+        raise ValueError(f"paths must be a {R} x {C} nested list (rows x columns), got "
+                         f"{[len(row) for row in paths]}")
+    fig, axes = plt.subplots(R, C, figsize=(panel_size[0] * C, panel_size[1] * R + 0.4 * bool(suptitle)),
+                             squeeze=False, sharex=True, sharey=True)
+    for r in range(R):
+        for c in range(C):
+            ax = axes[r, c]
+            loss_surface(surface, None, ax=ax, title=col_labels[c] if r == 0 else "", levels=14)
+            ax.get_legend().remove()
+            path = np.asarray(paths[r][c], dtype=np.float64)
+            color = COLORS[r % len(COLORS)]
+            ax.plot(path[:, 0], path[:, 1], color=color, lw=1.3, marker="." if len(path) <= 80 else None, ms=3)
+            ax.plot(*path[0], marker="o", ms=7, mfc="white", mec=color, mew=1.4, ls="none")
+            ax.plot(*path[-1], marker="o", ms=5, color=color, ls="none")
+            ax.set_xlabel("$w_1$" if r == R - 1 else "")
+            ax.set_ylabel(f"{row_labels[r]}\n$w_2$" if c == 0 else "")
+            if notes is not None and notes[r][c]:
+                ax.text(0.03, 0.04, notes[r][c], transform=ax.transAxes, fontsize=8.5, color=INK,
+                        bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+__all__ += ["curves", "trajectory_grid"]
