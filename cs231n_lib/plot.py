@@ -733,3 +733,328 @@ def trajectory_grid(surface, paths, row_labels, col_labels, notes=None, suptitle
 
 
 __all__ += ["curves", "trajectory_grid"]
+
+
+# --------------------------------------------------------------------------- lecture 3: pooling, BN, FC <-> CONV
+def number_grids(mats, titles=None, fmt="{:g}", blocks=None, marks=None, cmap="Blues", center=False,
+                 same_scale=False, cell=0.42, suptitle=None):
+    """Small matrices side by side, each cell coloured by its value and (optionally) labelled with it.
+
+    mats:   list of 2-D arrays (shapes may differ), e.g. a 4x4 input and its 2x2 max pool
+    fmt:    format string or callable for the cell labels; None draws colours only (large matrices)
+    blocks: per matrix, (bh, bw) to outline tiling bh x bw blocks (pooling windows) or None
+    marks:  per matrix, a boolean mask of cells to outline in colour (the argmax "switches") or None
+    center: colour scale symmetric around 0 (diverging map "RdBu_r"), for signed values; a bool for
+            every matrix or one per matrix
+    same_scale: one colour scale for all matrices (equal values, equal colours), else one each
+    Returns the figure, one axes per matrix.
+    """
+    mats = [np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in mats]
+    n = len(mats)
+    for name, per in (("titles", titles), ("blocks", blocks), ("marks", marks)):
+        if per is not None and len(per) != n:
+            raise ValueError(f"got {len(per)} {name} for {n} matrices")
+    if any(m.ndim != 2 for m in mats):
+        raise ValueError(f"every matrix must be 2-D, got shapes {[m.shape for m in mats]}")
+    rows = max(m.shape[0] for m in mats)
+    widths = [m.shape[1] for m in mats]
+    fig, axes = plt.subplots(1, n, squeeze=False, gridspec_kw={"width_ratios": widths},
+                             figsize=(max(2.5, cell * sum(widths) + 0.6 * n),
+                                      cell * rows + 0.5 + 0.4 * (titles is not None) + 0.4 * bool(suptitle)))
+    centers = list(center) if isinstance(center, (list, tuple)) else [bool(center)] * n
+    if len(centers) != n:
+        raise ValueError(f"got {len(centers)} center flags for {n} matrices")
+    for k, (ax, m) in enumerate(zip(axes[0], mats)):
+        scope = np.concatenate([a.ravel() for a in mats]) if same_scale else m.ravel()
+        if centers[k]:
+            lim = max(np.abs(scope).max(), 1e-12)
+            vmin, vmax, cm = -lim, lim, "RdBu_r"
+        else:
+            vmin, vmax, cm = scope.min(), max(scope.max(), scope.min() + 1e-12), cmap
+        ax.imshow(m, cmap=cm, vmin=vmin, vmax=vmax)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if fmt is not None:
+            norm = (m - vmin) / (vmax - vmin)
+            for (i, j), v in np.ndenumerate(m):
+                dark = abs(norm[i, j] - 0.5) > 0.3 if centers[k] else norm[i, j] > 0.6
+                ax.text(j, i, _fmt(fmt, v), ha="center", va="center", fontsize=9,
+                        color="white" if dark else INK)
+        if blocks is not None and blocks[k] is not None:
+            bh, bw = blocks[k]
+            for y in range(0, m.shape[0] + 1, bh):
+                ax.axhline(y - 0.5, color=INK, lw=2)
+            for x in range(0, m.shape[1] + 1, bw):
+                ax.axvline(x - 0.5, color=INK, lw=2)
+        if marks is not None and marks[k] is not None:
+            for i, j in zip(*np.nonzero(np.asarray(marks[k]))):
+                ax.add_patch(mpl.patches.Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False,
+                                                   ec=COLORS[1], lw=2.5))
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    return fig
+
+
+def volume_diagram(shapes, labels=None, arrows=None, title=None):
+    """Activation volumes (H, W, C) drawn as boxes, left to right, with arrows between them.
+
+    Height and width share one scale (so 112 looks half of 224), depth has its own (C values are
+    on another scale); each box is labelled "H x W x C" plus an optional label below.
+    arrows: one text per gap between boxes (e.g. "max pool 2x2, S=2") or None.
+    Returns the axes.
+    """
+    shapes = [tuple(int(v) for v in s) for s in shapes]
+    if any(len(s) != 3 for s in shapes):
+        raise ValueError(f"shapes must be (H, W, C) triples, got {shapes}")
+    if arrows is not None and len(arrows) != len(shapes) - 1:
+        raise ValueError(f"need {len(shapes) - 1} arrow texts for {len(shapes)} volumes, got {len(arrows)}")
+    if labels is not None and len(labels) != len(shapes):
+        raise ValueError(f"got {len(labels)} labels for {len(shapes)} volumes")
+    s = 2.0 / max(max(h, w) for h, w, _ in shapes)            # spatial units per pixel
+    d = 1.0 / max(c for _, _, c in shapes)                   # depth units per channel
+    dx, dy = np.cos(np.pi / 6), np.sin(np.pi / 6)            # oblique direction of the depth axis
+    _, ax = plt.subplots(figsize=(2.8 * len(shapes) + 0.5, 3.2))
+    x0 = 0.0
+    for k, (H, W, C) in enumerate(shapes):
+        w_, h_, c_ = W * s, H * s, C * d
+        front = [(x0, 0), (x0 + w_, 0), (x0 + w_, h_), (x0, h_)]
+        top = [(x0, h_), (x0 + w_, h_), (x0 + w_ + c_ * dx, h_ + c_ * dy), (x0 + c_ * dx, h_ + c_ * dy)]
+        side = [(x0 + w_, 0), (x0 + w_ + c_ * dx, c_ * dy), (x0 + w_ + c_ * dx, h_ + c_ * dy), (x0 + w_, h_)]
+        colour = COLORS[k % len(COLORS)]
+        for poly, alpha in ((side, 0.55), (top, 0.35), (front, 0.8)):
+            ax.add_patch(mpl.patches.Polygon(poly, closed=True, fc=colour, ec=INK, lw=1, alpha=alpha))
+        ax.text(x0 + w_ / 2, -0.12, f"{H} x {W} x {C}", ha="center", va="top", fontsize=11, color=INK)
+        if labels is not None:
+            ax.text(x0 + w_ / 2, -0.42, str(labels[k]), ha="center", va="top", fontsize=10, color="#555555")
+        ax.text(x0 - 0.06, h_ / 2, str(H), ha="right", va="center", fontsize=9, color=INK)
+        ax.text(x0 + w_ + c_ * dx / 2 + 0.05, c_ * dy / 2 - 0.05, str(C), ha="left", va="top", fontsize=9,
+                color=INK)
+        right = x0 + w_ + c_ * dx
+        if arrows is not None and k < len(shapes) - 1:
+            ax.annotate("", xy=(right + 1.1, h_ / 2), xytext=(right + 0.15, h_ / 2),
+                        arrowprops=dict(arrowstyle="-|>", color=INK, lw=1.5))
+            ax.text(right + 0.62, h_ / 2 + 0.1, arrows[k], ha="center", va="bottom", fontsize=9.5, color=INK)
+            x0 = right + 1.4
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.margins(0.08)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def histograms_by_layer(rows, bins=40, value_range=None, title=None, xlabel="activation"):
+    """One histogram per layer, one row per network: how the activations spread as depth grows.
+
+    rows: {row label: [activations of layer 1, layer 2, ...]} (arrays of any shape; all rows the same
+    number of layers); value_range: (lo, hi) shared by every panel (default: each row's own range).
+    Each panel's title gives the layer and the standard deviation of its values. Returns the figure.
+    """
+    labels = list(rows)
+    counts = {len(v) for v in rows.values()}
+    if len(counts) != 1:
+        raise ValueError(f"every row needs the same number of layers, got {[len(rows[k]) for k in labels]}")
+    L = counts.pop()
+    fig, axes = plt.subplots(len(labels), L, squeeze=False, sharey="row",
+                             figsize=(max(6.0, 1.7 * L), 1.9 * len(labels) + 0.4 * bool(title)))
+    for r, label in enumerate(labels):
+        values = [np.asarray(v, dtype=np.float64).ravel() for v in rows[label]]
+        lo, hi = value_range if value_range is not None else (min(v.min() for v in values),
+                                                               max(v.max() for v in values))
+        for j, v in enumerate(values):
+            ax = axes[r, j]
+            ax.hist(v, bins=bins, range=(lo, hi), color=COLORS[r % len(COLORS)])
+            ax.set_title(f"layer {j + 1}\nstd {v.std():.2g}", fontsize=9)
+            ax.tick_params(labelsize=8)
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label, fontsize=10)
+            if r == len(labels) - 1:
+                ax.set_xlabel(xlabel, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    return fig
+
+
+__all__ += ["number_grids", "volume_diagram", "histograms_by_layer"]
+
+
+# --------------------------------------------------------------------------- architectures (lecture 7)
+def _rf_cone(kernel_sizes, strides, top):
+    """Units feeding unit `top` of the last layer, layer by layer (input first), for 'same'-padded
+    stacks (padding (F - 1) // 2): a list of sorted index lists, which may run into the padding."""
+    sets = [[top]]
+    for F, S in zip(reversed(kernel_sizes), reversed(strides)):
+        P = (F - 1) // 2
+        sets.insert(0, sorted({i * S - P + k for i in sets[0] for k in range(F)}))
+    return sets
+
+
+def receptive_field_cone(kernel_sizes, strides=None, num_inputs=None, ax=None, title=None):
+    """The receptive field of one unit in a stack of layers, drawn in 1-D.
+
+    kernel_sizes: filter size F of each layer (odd, zero padding (F - 1) / 2), e.g. [3, 3, 3] or [7]
+    strides:      one stride per layer (default 1)
+    num_inputs:   input units drawn (default: the top unit's receptive field + 4)
+    One row of units per layer, the input at the bottom; the unit in the middle of the top layer,
+    every unit it depends on, and the connections between them are coloured, and each row is labelled
+    with the receptive field of one of its units (in input units). Returns the axes.
+    """
+    F = [int(f) for f in kernel_sizes]
+    S = [1] * len(F) if strides is None else [int(s) for s in strides]
+    if len(S) != len(F) or any(f < 1 or f % 2 == 0 for f in F) or any(s < 1 for s in S):
+        raise ValueError(f"need odd kernel sizes and positive strides, one each per layer; got {F}, {S}")
+    fields, jump = [1], 1
+    for f, s in zip(F, S):
+        fields.append(fields[-1] + (f - 1) * jump)
+        jump *= s
+    n = [num_inputs or fields[-1] + 4]
+    for f, s in zip(F, S):
+        n.append((n[-1] + 2 * ((f - 1) // 2) - f) // s + 1)
+    # x position of every unit: the centre of its receptive field, in input units ('same' padding)
+    jumps = np.cumprod([1] + S)
+    xs = [jumps[l] * np.arange(n[l], dtype=np.float64) for l in range(len(n))]
+    cone = _rf_cone(F, S, n[-1] // 2)
+    ax = _new_ax(ax, figsize=(1.0 + 0.45 * n[0], 0.9 + 0.8 * len(n)))
+    for l in range(1, len(n)):                                   # connections inside the cone
+        for i in cone[l]:
+            for j in range(i * S[l - 1] - (F[l - 1] - 1) // 2, i * S[l - 1] - (F[l - 1] - 1) // 2 + F[l - 1]):
+                if 0 <= j < n[l - 1]:
+                    ax.plot([xs[l][i], xs[l - 1][j]], [l, l - 1], color=COLORS[0], lw=0.9, alpha=0.6, zorder=1)
+    for l in range(len(n)):
+        inside = np.isin(np.arange(n[l]), cone[l])
+        ax.scatter(xs[l][~inside], np.full((~inside).sum(), l), s=70, color=MUTED, zorder=2)
+        ax.scatter(xs[l][inside], np.full(inside.sum(), l), s=70, color=COLORS[1] if l == len(n) - 1 else COLORS[0],
+                   zorder=3)
+        name = "input" if l == 0 else f"{F[l - 1]}x{F[l - 1]} conv" + (f" /{S[l - 1]}" if S[l - 1] > 1 else "")
+        ax.text(xs[0][0] - 1.0, l, name, ha="right", va="center", fontsize=9.5, color=INK)
+        if l:
+            ax.text(xs[0][-1] + 1.0, l, f"sees {fields[l]} inputs", ha="left", va="center", fontsize=9.5,
+                    color=INK)
+    ax.set_xlim(xs[0][0] - 4.5, xs[0][-1] + 5.5)
+    ax.set_ylim(-0.6, len(n) - 0.4)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _arch_box(ax, x, y, w, h, text, color, fontsize=8.5):
+    from matplotlib.patches import FancyBboxPatch
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02", fc=color, ec="none",
+                                alpha=0.9, zorder=2))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color="white", zorder=3)
+
+
+def _arch_arrow(ax, start, end, color=INK, **kwargs):
+    from matplotlib.patches import FancyArrowPatch
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=color, lw=1.0,
+                                 shrinkA=0, shrinkB=0, zorder=1, **kwargs))
+
+
+def inception_module(analysis, in_shape, ax=None, title=None):
+    """Block diagram of one Inception module from the calculator's rows (architectures.inception_cost).
+
+    analysis: Analysis of [Input, Inception] with count_input=False (what inception_cost returns)
+    in_shape: (H, W, C) of the module's input, written on the bottom box
+    Each branch is a column of boxes (bottom to top) showing the layer, its output HxWxC and its
+    multiply-adds; 1x1 convs are green, larger convs blue, pooling orange; the top box is the
+    depth-wise concatenation. Returns the axes.
+    """
+    module = analysis.rows[0]
+    if module.kind != "inception":
+        raise ValueError(f"expected the analysis of one Inception module, got a {module.kind!r} row first")
+    branches = {}
+    for child in module.children:
+        branches.setdefault(child.name.split("/")[-2], []).append(child)
+    ax = _new_ax(ax, figsize=(8.0, 4.6))
+    ncol, w, h = len(branches), 1.9, 0.62
+    H, W, C = in_shape
+    _arch_box(ax, (ncol - 1) / 2 * 2.2, 0, 2.2 * ncol - 0.3, h, f"input  {H}x{W}x{C}", "#555555", 9.5)
+    H, W, C = module.out_shape
+    top = 3.0
+    _arch_box(ax, (ncol - 1) / 2 * 2.2, top, 2.2 * ncol - 0.3, h,
+         f"concatenate along depth  {H}x{W}x{C}   ({module.macs / 1e6:,.0f}M multiply-adds in total)", INK, 9.5)
+    for j, rows in enumerate(branches.values()):
+        x = j * 2.2
+        levels = [2.0 - (len(rows) - 1 - k) for k in range(len(rows))]   # the last layer at level 2
+        prev = 0 + h / 2
+        for row, y in zip(rows, levels):
+            Hr, Wr, Cr = row.out_shape
+            color = COLORS[4] if row.kind == "pool" else COLORS[2] if "1x1" in row.desc else COLORS[0]
+            text = f"{row.desc}\n{Hr}x{Wr}x{Cr}" + (f"\n{row.macs / 1e6:,.0f}M MACs" if row.macs else "\n0 MACs")
+            _arch_box(ax, x, y, w, h + 0.1, text, color)
+            _arch_arrow(ax, (x, prev), (x, y - (h + 0.1) / 2))
+            prev = y + (h + 0.1) / 2
+        _arch_arrow(ax, (x, prev), (x, top - h / 2))
+    ax.set_xlim(-1.2, 2.2 * ncol - 1.0)
+    ax.set_ylim(-0.5, top + 0.5)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def residual_block(ax=None, residual=True, title=None):
+    """The building block of the ResNet paper: two weight layers with a ReLU between them, and
+    (residual=True) an identity shortcut added before the last ReLU, so the block outputs F(x) + x.
+    residual=False draws the same block without the shortcut (a plain net learns H(x) directly).
+    Returns the axes.
+    """
+    from matplotlib.patches import Circle
+    ax = _new_ax(ax, figsize=(3.6, 4.8))
+    x0 = 0.0
+    ax.text(x0, 0.0, "x", ha="center", va="center", fontsize=13, color=INK)
+    _arch_arrow(ax, (x0, 0.25), (x0, 0.75))
+    _arch_box(ax, x0, 1.0, 1.8, 0.45, "weight layer", COLORS[0], 10)
+    ax.text(x0 + 0.15, 1.5, "ReLU", ha="left", va="center", fontsize=9.5, color=INK)
+    _arch_arrow(ax, (x0, 1.225), (x0, 1.775))
+    _arch_box(ax, x0, 2.0, 1.8, 0.45, "weight layer", COLORS[0], 10)
+    if residual:
+        _arch_arrow(ax, (x0, 2.225), (x0, 2.68))
+        ax.add_patch(Circle((x0, 2.85), 0.17, fc="white", ec=INK, lw=1.2, zorder=2))
+        ax.text(x0, 2.85, "+", ha="center", va="center", fontsize=13, color=INK, zorder=3)
+        ax.text(x0 - 1.05, 2.45, "F(x)", ha="center", va="center", fontsize=11, color=COLORS[0])
+        ax.plot([x0 + 0.2, x0 + 1.3, x0 + 1.3], [0.0, 0.0, 2.85], color=COLORS[1], lw=1.2, zorder=1)
+        _arch_arrow(ax, (x0 + 1.3, 2.85), (x0 + 0.17, 2.85), color=COLORS[1])
+        ax.text(x0 + 1.4, 1.5, "identity\nx", ha="left", va="center", fontsize=10, color=COLORS[1])
+        _arch_arrow(ax, (x0, 3.02), (x0, 3.45))
+        ax.text(x0 + 0.15, 3.25, "ReLU", ha="left", va="center", fontsize=9.5, color=INK)
+        ax.text(x0, 3.65, "F(x) + x", ha="center", va="center", fontsize=12, color=INK)
+    else:
+        _arch_arrow(ax, (x0, 2.225), (x0, 3.45))
+        ax.text(x0 + 0.15, 2.85, "ReLU", ha="left", va="center", fontsize=9.5, color=INK)
+        ax.text(x0, 3.65, "H(x)", ha="center", va="center", fontsize=12, color=INK)
+    ax.set_xlim(-1.7, 2.4)
+    ax.set_ylim(-0.3, 3.9)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(title if title is not None else ("residual block" if residual else "plain block"))
+    return ax
+
+
+def per_layer_lines(curves, ax=None, xlabel="layer", ylabel=None, log=False, title=None):
+    """One line per network of a per-layer quantity (gradient norms, activation sizes ...).
+
+    curves: {name: (L,) values, layer 1 first}; networks may have different depths. Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(6.0, 3.6))
+    for i, (name, values) in enumerate(curves.items()):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1:
+            raise ValueError(f"curve {name!r} must be 1-D (one value per layer), got shape {values.shape}")
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3.5, color=COLORS[i % len(COLORS)], label=name)
+    ax.set_yscale("log" if log else "linear")
+    ax.set(xlabel=xlabel, ylabel=ylabel or "")
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    ax.legend(loc="best")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["receptive_field_cone", "inception_module", "residual_block", "per_layer_lines"]
