@@ -1,0 +1,258 @@
+"""Solver: trains any classification model that exposes ``params`` and ``loss(X, y=None)``.
+
+The model contract (the only thing the Solver knows about a model):
+
+- ``model.params``: dict name -> ndarray of learnable parameters. The Solver replaces each entry with
+  its updated array after every step, so models must look their parameters up in this dict by name.
+- ``model.loss(X)`` with ``y`` left out: **test mode** (batch norm uses running averages, dropout is the
+  identity); returns ``scores`` of shape (N, num_classes).
+- ``model.loss(X, y)``: **training mode**; returns ``(loss, grads)`` with ``loss`` a scalar and
+  ``grads`` a dict with the same keys and shapes as ``model.params``.
+
+Typical use::
+
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
+                    num_epochs=10, batch_size=50)
+    solver.train()
+    solver.check_accuracy(data["X_test"], data["y_test"])
+"""
+from __future__ import annotations
+
+import copy
+import sys
+
+import numpy as np
+
+from . import optim
+
+__all__ = ["Solver"]
+
+# Every option of Solver(...) with its default: the single source of truth for the docstring and
+# the error message on unknown options.
+DEFAULTS = {
+    "update_rule": "sgd",
+    "optim_config": None,
+    "lr_decay": 1.0,
+    "lr_schedule": None,
+    "batch_size": 100,
+    "num_epochs": 10,
+    "num_train_samples": 1000,
+    "num_val_samples": None,
+    "print_every": 100,
+    "verbose": True,
+    "progress": True,
+    "seed": None,
+}
+REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
+
+
+def _lookup_rule(update_rule):
+    """Return the update function for a rule name in ``optim.RULES`` (or a callable, unchanged)."""
+    if callable(update_rule):
+        return update_rule
+    rules = getattr(optim, "RULES", None)
+    if rules is None:  # fall back to the functions of optim by name
+        names = ("sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam")
+        rules = {n: getattr(optim, n) for n in names if hasattr(optim, n)}
+    if not isinstance(update_rule, str) or update_rule not in rules:
+        raise ValueError(
+            f"unknown update_rule {update_rule!r}; use one of {sorted(rules)} or a callable "
+            "next_w, config = rule(w, dw, config)"
+        )
+    return rules[update_rule]
+
+
+class Solver:
+    """Mini-batch training loop with per-parameter optimiser state, histories and a progress bar.
+
+    Inputs:
+    - model: object with ``params`` (dict name -> ndarray) and ``loss(X, y=None)``; see the module
+      docstring. ``loss(X)`` must run in test mode, ``loss(X, y)`` in training mode.
+    - data: dict with ``X_train`` (N_train, ...), ``y_train`` (N_train,) integer labels,
+      ``X_val`` (N_val, ...), ``y_val`` (N_val,). Other keys (``X_test``...) are ignored.
+
+    Options (keyword only; anything else raises TypeError):
+    - update_rule = 'sgd': a name in ``optim.RULES`` ('sgd', 'sgd_momentum', 'nesterov_momentum',
+      'adagrad', 'rmsprop', 'adam') or a callable ``next_w, config = rule(w, dw, config)``.
+    - optim_config = None: dict passed to the rule (e.g. ``{'learning_rate': 1e-3}``). Every parameter
+      gets its own copy, because rules keep per-parameter state (velocity, moments) in it.
+    - lr_decay = 1.0: after each epoch the learning rate is multiplied by lr_decay.
+    - lr_schedule = None: callable ``epoch -> lr`` (epoch counted from 0), setting the learning rate at
+      the start of each epoch, e.g. ``lambda e: optim.cosine_schedule(1e-3, e, 10)``. Use either
+      lr_decay or lr_schedule, not both.
+    - batch_size = 100: examples per step. One epoch is max(N_train // batch_size, 1) steps over a
+      fresh random permutation of the training set (the remainder waits for the next epoch's shuffle).
+    - num_epochs = 10: epochs that ``train()`` runs.
+    - num_train_samples = 1000: training examples used to measure training accuracy after each epoch
+      (None: all of them).
+    - num_val_samples = None: validation examples used for validation accuracy (None: all).
+    - print_every = 100: with verbose, print the loss every print_every steps (None: never).
+    - verbose = True: print one line per epoch (accuracies, learning rate).
+    - progress = True: show a tqdm bar over the steps with epoch and loss. It writes to sys.stdout, so a
+      notebook shows no stderr.
+    - seed = None: seeds the mini-batch order and the accuracy subsamples (not the model's init).
+
+    After ``train()``:
+    - loss_history: training loss of every step, length num_epochs * iterations_per_epoch.
+    - train_acc_history, val_acc_history: accuracy after e epochs for e = 0 .. num_epochs (entry 0 is
+      the untrained model), length num_epochs + 1.
+    - lr_history: learning rate used during each epoch, length num_epochs.
+    - best_val_acc, best_params: the best validation accuracy seen and a copy of the params that
+      reached it; best_params (and, for models with ``bn_params``, their batch-norm running averages)
+      are put back into the model when training ends.
+    """
+
+    def __init__(self, model, data, **kwargs):
+        unknown = sorted(set(kwargs) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"Solver got unknown option(s) {unknown}; valid options are {sorted(DEFAULTS)}")
+        if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
+            raise TypeError("model must have a `params` dict and a `loss(X, y=None)` method")
+        missing = [k for k in REQUIRED_DATA if k not in data]
+        if missing:
+            raise ValueError(f"data is missing key(s) {missing}; it needs {list(REQUIRED_DATA)}, got {sorted(data)}")
+        for split in ("train", "val"):
+            X, y = data[f"X_{split}"], data[f"y_{split}"]
+            if len(X) != len(y) or len(X) == 0:
+                raise ValueError(f"X_{split} has {len(X)} examples but y_{split} has {len(y)}; need equal, > 0")
+        opts = {**DEFAULTS, **kwargs}
+        self.model = model
+        self.X_train, self.y_train = data["X_train"], np.asarray(data["y_train"])
+        self.X_val, self.y_val = data["X_val"], np.asarray(data["y_val"])
+        self._set_options(opts)
+        self._reset()
+
+    def _set_options(self, opts):
+        """Validate the options and store them as attributes of the same names."""
+        for name in ("batch_size", "num_epochs"):
+            value = opts[name]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (name == "batch_size"):
+                raise ValueError(f"{name} must be a {'positive' if name == 'batch_size' else 'non-negative'} "
+                                 f"integer, got {value!r}")
+        if not opts["lr_decay"] > 0:
+            raise ValueError(f"lr_decay must be > 0, got {opts['lr_decay']!r}")
+        if opts["lr_schedule"] is not None:
+            if not callable(opts["lr_schedule"]):
+                raise TypeError("lr_schedule must be a callable epoch -> learning rate")
+            if opts["lr_decay"] != 1.0:
+                raise ValueError("use either lr_decay or lr_schedule, not both")
+        if opts["optim_config"] is not None and not isinstance(opts["optim_config"], dict):
+            raise TypeError(f"optim_config must be a dict, got {type(opts['optim_config']).__name__}")
+        for name, value in opts.items():
+            setattr(self, name, value)
+        self.optim_config = dict(opts["optim_config"] or {})
+        self.update_fn = _lookup_rule(opts["update_rule"])
+
+    def _reset(self):
+        """Fresh bookkeeping and one optimiser config (state) per parameter."""
+        self.rng = np.random.default_rng(self.seed)
+        self.epoch = 0
+        self.best_val_acc = -1.0
+        self.best_params = {}
+        self.best_bn_params = None
+        self.loss_history, self.train_acc_history, self.val_acc_history = [], [], []
+        self.lr_history = []
+        self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in self.model.params}
+
+    @property
+    def iterations_per_epoch(self):
+        return max(len(self.X_train) // self.batch_size, 1)
+
+    def _step(self, idx):
+        """One update on the examples ``idx``: loss, gradients, rule per parameter."""
+        loss, grads = self.model.loss(self.X_train[idx], self.y_train[idx])
+        self.loss_history.append(float(loss))
+        for p, w in self.model.params.items():
+            next_w, self.optim_configs[p] = self.update_fn(w, grads[p], self.optim_configs[p])
+            self.model.params[p] = next_w
+        return float(loss)
+
+    def _set_lr(self, lr):
+        for config in self.optim_configs.values():
+            config["learning_rate"] = lr
+
+    def _current_lr(self):
+        """Learning rate in the optimiser configs (nan until known: rules fill in their default)."""
+        config = next(iter(self.optim_configs.values()), {})
+        return float(config.get("learning_rate", np.nan))
+
+    def predict(self, X, batch_size=100):
+        """Class predictions (N,) of the model in test mode, computed batch_size examples at a time."""
+        preds = [np.argmax(self.model.loss(X[i:i + batch_size]), axis=1) for i in range(0, len(X), batch_size)]
+        return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+        """Fraction of X (N, ...) classified as y (N,), on a random subset of num_samples if given."""
+        y = np.asarray(y)
+        if num_samples is not None and len(X) > num_samples:
+            idx = self.rng.choice(len(X), num_samples, replace=False)
+            X, y = X[idx], y[idx]
+        return float(np.mean(self.predict(X, batch_size) == y))
+
+    def _record_accuracy(self, log):
+        """Append train / val accuracy; keep a copy of the params when validation improves."""
+        train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
+        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        if val_acc > self.best_val_acc:
+            self.best_val_acc = val_acc
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            if hasattr(self.model, "bn_params"):  # running averages belong with these weights
+                self.best_bn_params = copy.deepcopy(self.model.bn_params)
+        if self.verbose:
+            lr = self._current_lr()
+            lr_text = f"; lr: {lr:.3g}" if np.isfinite(lr) else ""
+            log(f"(Epoch {self.epoch} / {self.num_epochs_total}) train acc: {train_acc:.3f}; "
+                f"val acc: {val_acc:.3f}{lr_text}")
+
+    def train(self):
+        """Run num_epochs epochs (continuing the histories if called again), then restore best_params."""
+        from tqdm import tqdm  # imported here so the library imports without a terminal setup
+
+        self.num_epochs_total = self.epoch + self.num_epochs
+        steps = self.num_epochs * self.iterations_per_epoch
+        bar = tqdm(total=steps, file=sys.stdout, disable=not self.progress, leave=False,
+                   unit="step", dynamic_ncols=True)
+        log = bar.write if self.progress else print
+        try:
+            if self.epoch == 0:
+                self._record_accuracy(log)
+            for _ in range(self.num_epochs):
+                self._train_epoch(bar, log)
+        finally:
+            bar.close()
+        self._restore_best()
+
+    def _train_epoch(self, bar, log):
+        if self.lr_schedule is not None:
+            self._set_lr(float(self.lr_schedule(self.epoch)))
+        order = self.rng.permutation(len(self.X_train))
+        for i in range(self.iterations_per_epoch):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            loss = self._step(idx)
+            t = len(self.loss_history)
+            bar.set_description(f"epoch {self.epoch + 1}/{self.num_epochs_total}", refresh=False)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.update(1)
+            if self.verbose and self.print_every and t % self.print_every == 0:
+                log(f"(Iteration {t}) loss: {loss:.6f}")
+        lr = self._current_lr()
+        self.lr_history.append(lr)
+        if self.lr_decay != 1.0:
+            if not np.isfinite(lr):
+                raise ValueError("lr_decay needs a learning rate: pass optim_config={'learning_rate': ...}")
+            self._set_lr(lr * self.lr_decay)
+        self.epoch += 1
+        self._record_accuracy(log)
+
+    def _restore_best(self):
+        if self.best_params:
+            for k, v in self.best_params.items():
+                self.model.params[k] = v.copy()
+            if self.best_bn_params is not None:
+                # Update the dicts in place: the model's layers may hold references to them.
+                live, best = self.model.bn_params, copy.deepcopy(self.best_bn_params)
+                pairs = zip(live.values(), best.values()) if isinstance(live, dict) else zip(live, best)
+                for live_param, best_param in pairs:
+                    live_param.update(best_param)

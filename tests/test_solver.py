@@ -1,0 +1,208 @@
+"""Tests of cs231n_lib.solver.Solver: options, histories, learning rates, best params, training."""
+import numpy as np
+import pytest
+
+from cs231n_lib.data import load_digits
+from cs231n_lib.models import ThreeLayerConvNet
+from cs231n_lib.solver import Solver
+
+QUIET = {"verbose": False, "progress": False}
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """One BLAS thread: these matrices are small, and on a busy 2-core machine OpenBLAS threads that
+    spin-wait make training several times slower (the Makefile sets OPENBLAS_NUM_THREADS=1 likewise)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it run as is
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+def toy_data(n_train=60, n_val=20):
+    rng = np.random.default_rng(0)
+    return {"X_train": rng.standard_normal((n_train, 3)), "y_train": rng.integers(2, size=n_train),
+            "X_val": rng.standard_normal((n_val, 3)), "y_val": rng.integers(2, size=n_val)}
+
+
+class LinearModel:
+    """A softmax classifier written here, independent of the library's layers."""
+
+    def __init__(self, D=3, K=2):
+        self.params = {"W": np.zeros((D, K)), "b": np.zeros(K)}
+        self.test_calls = 0
+
+    def loss(self, X, y=None):
+        scores = X @ self.params["W"] + self.params["b"]
+        if y is None:
+            self.test_calls += 1
+            return scores
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(p[np.arange(len(y)), y]))
+        p[np.arange(len(y)), y] -= 1
+        return loss, {"W": X.T @ p / len(y), "b": p.mean(axis=0)}
+
+
+def recording_rule(seen):
+    """An update rule that records the learning rate it is given and leaves w unchanged."""
+    def rule(w, dw, config=None):
+        seen.append(config["learning_rate"])
+        return w, config
+    return rule
+
+
+# ---------------------------------------------------------------- options and data
+def test_unknown_options_rejected():
+    with pytest.raises(TypeError) as info:
+        Solver(LinearModel(), toy_data(), lerning_rate=1e-3, num_epoch=3, batch_size=10)
+    message = str(info.value)
+    assert "lerning_rate" in message and "num_epoch" in message
+    assert "num_epochs" in message and "optim_config" in message  # the valid ones are listed too
+    assert "batch_size'" not in message.split("valid")[0]  # a valid option is not reported as unknown
+
+
+def test_missing_data_keys():
+    data = toy_data()
+    del data["y_val"]
+    with pytest.raises(ValueError, match="y_val"):
+        Solver(LinearModel(), data, **QUIET)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="update_rule"):
+        Solver(LinearModel(), toy_data(), update_rule="sdg", **QUIET)
+    with pytest.raises(ValueError, match="lr_decay or lr_schedule"):
+        Solver(LinearModel(), toy_data(), lr_decay=0.5, lr_schedule=lambda e: 0.1, **QUIET)
+    with pytest.raises(ValueError, match="batch_size"):
+        Solver(LinearModel(), toy_data(), batch_size=0, **QUIET)
+    data = toy_data()
+    data["y_train"] = data["y_train"][:-1]
+    with pytest.raises(ValueError, match="y_train"):
+        Solver(LinearModel(), data, **QUIET)
+
+
+# ---------------------------------------------------------------- bookkeeping
+def test_history_lengths():
+    model = LinearModel()
+    solver = Solver(model, toy_data(n_train=60), batch_size=20, num_epochs=3,
+                    optim_config={"learning_rate": 0.1}, **QUIET)
+    solver.train()
+    assert len(solver.loss_history) == 3 * 3  # 60 / 20 steps per epoch
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 3 + 1
+    assert solver.lr_history == [0.1] * 3
+    assert solver.best_val_acc == max(solver.val_acc_history)
+    assert model.test_calls > 0  # accuracy is measured with loss(X): test mode
+
+
+def test_lr_decay_applied():
+    seen = []
+    solver = Solver(LinearModel(), toy_data(n_train=40), update_rule=recording_rule(seen), batch_size=20,
+                    num_epochs=3, optim_config={"learning_rate": 1.0}, lr_decay=0.5, **QUIET)
+    solver.train()
+    # two params (W, b) x two steps per epoch, each epoch at half the previous learning rate
+    assert seen == [1.0] * 4 + [0.5] * 4 + [0.25] * 4
+    assert solver.lr_history == [1.0, 0.5, 0.25]
+
+
+def test_lr_schedule_applied():
+    seen = []
+    solver = Solver(LinearModel(), toy_data(n_train=20), update_rule=recording_rule(seen), batch_size=20,
+                    num_epochs=3, lr_schedule=lambda epoch: 10.0 ** -epoch, **QUIET)
+    solver.train()
+    assert np.allclose(seen, [1, 1, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_best_params_restored():
+    # The "model" predicts class 0 for the first acc[t] fraction of examples after t steps; labels are all 0,
+    # so validation accuracy after epoch t is acc[t], best at t = 2. It also keeps a batch-norm-like running
+    # value that must be restored together with the params.
+    acc = [0.1, 0.5, 0.9, 0.3, 0.2]
+
+    class StepModel:
+        def __init__(self):
+            self.params = {"t": np.zeros(1)}
+            self.bn_params = [{"mode": "train", "running": 0}]
+
+        def loss(self, X, y=None):
+            t = int(self.params["t"][0])
+            if y is not None:
+                self.bn_params[0]["running"] = t + 1  # the value that goes with the params after this step
+                return 0.0, {"t": np.zeros(1)}
+            assert self.bn_params[0]["running"] == t, "running value out of step with the params"
+            scores = np.zeros((len(X), 2))
+            scores[:, 1] = (X[:, 0] >= acc[t]).astype(float)
+            return scores
+
+    n = 10
+    data = {"X_train": (np.arange(n) / n)[:, None], "y_train": np.zeros(n, int),
+            "X_val": (np.arange(n) / n)[:, None], "y_val": np.zeros(n, int)}
+    model = StepModel()
+    solver = Solver(model, data, update_rule=lambda w, dw, config: (w + 1, config), batch_size=n,
+                    num_epochs=4, **QUIET)
+    solver.train()
+    assert np.allclose(solver.val_acc_history, acc)
+    assert solver.best_val_acc == 0.9
+    assert model.params["t"][0] == 2  # the params after epoch 2 are back in the model
+    assert model.bn_params[0]["running"] == 2  # and so is their running value
+    model.loss(data["X_val"])
+
+
+def test_best_params_restored_with_batchnorm(digits):
+    model = ThreeLayerConvNet(num_filters=4, hidden_dim=16, use_batchnorm=True, seed=0)
+    solver = Solver(model, digits, update_rule="adam", optim_config={"learning_rate": 1e-2}, num_epochs=4,
+                    batch_size=100, seed=0, **QUIET)
+    solver.train()
+    pred = np.argmax(model.loss(digits["X_val"]), axis=1)  # running averages restored with the weights
+    assert np.mean(pred == digits["y_val"]) == solver.best_val_acc == max(solver.val_acc_history)
+
+
+def test_per_parameter_state_and_float32(digits):
+    model = ThreeLayerConvNet(num_filters=4, hidden_dim=16, dtype=np.float32, use_batchnorm=True, seed=0)
+    solver = Solver(model, digits, update_rule="adam", optim_config={"learning_rate": 1e-3}, num_epochs=1,
+                    batch_size=200, **QUIET)
+    solver.train()
+    for name, param in model.params.items():
+        assert param.dtype == np.float32, name
+        assert solver.optim_configs[name]["m"].shape == param.shape  # one Adam state per parameter
+    assert model.loss(digits["X_val"][:5]).dtype == np.float32
+
+
+def test_seed_reproducible():
+    histories = []
+    for _ in range(2):
+        solver = Solver(LinearModel(), toy_data(), batch_size=10, num_epochs=2, seed=3, **QUIET)
+        solver.train()
+        histories.append(solver.loss_history)
+    assert histories[0] == histories[1]
+
+
+def test_progress_bar_writes_to_stdout(capsys):
+    solver = Solver(LinearModel(), toy_data(), batch_size=10, num_epochs=2, verbose=True, progress=True,
+                    print_every=3)
+    solver.train()
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "Epoch 2 / 2" in captured.out and "Iteration 3" in captured.out
+
+
+# ---------------------------------------------------------------- it learns
+def test_overfits_50_digits(digits):
+    X, y = digits["X_train"][:50], digits["y_train"][:50]
+    # Validate on the same 50 images: the params restored at the end are then those that fit them best.
+    small = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    model = ThreeLayerConvNet(num_filters=8, hidden_dim=50, seed=0)
+    solver = Solver(model, small, update_rule="adam", optim_config={"learning_rate": 3e-3}, num_epochs=15,
+                    batch_size=10, seed=0, **QUIET)
+    solver.train()
+    assert solver.train_acc_history[-1] == 1.0
+    pred = np.argmax(model.loss(X), axis=1)  # checked here, not by the Solver
+    assert np.mean(pred == y) == 1.0
