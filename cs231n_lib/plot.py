@@ -79,7 +79,9 @@ def _as_images(images) -> np.ndarray:
     x = np.asarray(images, dtype=np.float64)
     if x.ndim == 2:                                   # one image
         x = x[None]
-    if x.ndim == 4 and x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3):
+    # The library's layout (N, C, H, W) wins when both readings are possible: (F, 1, 3, 3) filters
+    # are 3x3 grey images, not 1x3 colour strips.
+    if x.ndim == 4 and x.shape[1] in (1, 3):
         x = x.transpose(0, 2, 3, 1)                   # (N, C, H, W) -> (N, H, W, C)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
@@ -1058,3 +1060,179 @@ def per_layer_lines(curves, ax=None, xlabel="layer", ylabel=None, log=False, tit
 
 
 __all__ += ["receptive_field_cone", "inception_module", "residual_block", "per_layer_lines"]
+
+
+# --------------------------------------------------------------------------- lecture 6: regularisation
+# (appended for notebooks/06_regularisation.ipynb; tests in tests/test_regularisation_demos.py)
+def dropout_network(layer_sizes, keep=None, ax=None, title=None):
+    """A fully connected network drawn as circles and lines, with dropped units crossed out.
+
+    layer_sizes: units per layer, input first, e.g. (4, 6, 6, 2);  keep: None (every unit on) or one
+    boolean array per layer (True = kept); a dropped unit loses all its connections, so the drawing
+    shows the thinned network that one dropout mask trains. Returns the axes.
+    """
+    sizes = [int(s) for s in layer_sizes]
+    keep = [np.ones(s, bool) for s in sizes] if keep is None else [np.asarray(k, bool) for k in keep]
+    if [len(k) for k in keep] != sizes:
+        raise ValueError(f"keep must have one boolean per unit: layer sizes {sizes}, got {[len(k) for k in keep]}")
+    ax = _new_ax(ax, figsize=(1.3 * len(sizes) + 1, 3.2))
+    top = max(sizes)
+    pos = [np.column_stack([np.full(s, i), (s - 1) / 2 - np.arange(s)]) for i, s in enumerate(sizes)]  # centred
+    for (p0, k0), (p1, k1) in zip(zip(pos, keep), zip(pos[1:], keep[1:])):
+        for a in p0[k0]:
+            for b in p1[k1]:
+                ax.plot([a[0], b[0]], [a[1], b[1]], color=MUTED, lw=0.8, zorder=1)
+    for i, (p, k) in enumerate(zip(pos, keep)):
+        color = COLORS[0] if i in (0, len(sizes) - 1) else COLORS[2]
+        ax.scatter(p[k, 0], p[k, 1], s=230, color=color, edgecolor=INK, zorder=2)
+        ax.scatter(p[~k, 0], p[~k, 1], s=230, facecolor="white", edgecolor=MUTED, zorder=2)
+        ax.scatter(p[~k, 0], p[~k, 1], s=120, marker="x", color=COLORS[1], linewidths=2, zorder=3)
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(-(top - 1) / 2 - 0.6, (top - 1) / 2 + 0.6)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def weight_histograms(weights, bins=61, zero_tol=0.0, title=None):
+    """One histogram per weight array (e.g. per penalty), on a shared value range and log counts.
+
+    weights: {name: array};  zero_tol: |w| <= zero_tol counts as zero (0.0 = exactly zero).
+    Each panel's title gives the share of zeros and the mean |w|. Returns the figure.
+    """
+    names = list(weights)
+    values = [np.asarray(weights[k], dtype=np.float64).ravel() for k in names]
+    lim = max(np.abs(v).max() for v in values) or 1.0
+    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 2.9 + 0.3 * bool(title)),
+                             sharex=True, sharey=True, squeeze=False)
+    for i, (ax, name, v) in enumerate(zip(axes[0], names, values)):
+        ax.hist(v, bins=bins, range=(-lim, lim), color=COLORS[i % len(COLORS)], log=True)
+        zeros = np.mean(np.abs(v) <= zero_tol)
+        ax.set_title(f"{name}\n{zeros:.0%} zero, mean |w| {np.abs(v).mean():.3f}", fontsize=10)
+        ax.set_xlabel("weight")
+    axes[0, 0].set_ylabel("count (log scale)")
+    if title:
+        fig.suptitle(title, fontsize=12)
+    return fig
+
+
+def generalisation_curves(runs, title=None, loss_ylim=None):
+    """Train (dashed) and validation (solid) loss and accuracy per epoch, one colour per run.
+
+    runs: {name: dict with train_loss_history, val_loss_history, train_acc_history, val_acc_history}
+    (as returned by regularisation_demos.fit and train_softmax-like helpers; missing loss keys skip
+    the loss panel). The space between a run's dashed and solid line is its generalisation gap.
+    Returns the figure.
+    """
+    has_loss = all("val_loss_history" in h for h in runs.values())
+    fig, axes = plt.subplots(1, 1 + has_loss, figsize=(5.0 * (1 + has_loss), 3.8), squeeze=False)
+    panels = (("loss", "loss"), ("acc", "accuracy")) if has_loss else (("acc", "accuracy"),)
+    for ax, (key, label) in zip(axes[0], panels):
+        for i, (name, h) in enumerate(runs.items()):
+            color = COLORS[i % len(COLORS)]
+            ax.plot(h[f"train_{key}_history"], color=color, ls="--", lw=1.5)
+            ax.plot(h[f"val_{key}_history"], color=color, label=name)
+        ax.set(xlabel="epoch", ylabel=label, title=f"{label}: train (dashed) vs validation (solid)")
+        ax.legend()
+    if has_loss and loss_ylim is not None:
+        axes[0, 0].set_ylim(*loss_ylim)
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def strip_plot(groups, marks=None, ax=None, ylabel=None, title=None, seed=0):
+    """Every value of every group as a jittered dot, with an optional reference line per group.
+
+    groups: {label: (M,) values} (e.g. one example's output in M different batches);
+    marks: {label: value} drawn as a short black line (e.g. the test-time output). Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(max(4.0, 1.2 * len(groups) + 1.5), 3.6))
+    rng = np.random.default_rng(seed)
+    for i, (label, v) in enumerate(groups.items()):
+        v = np.asarray(v, dtype=np.float64).ravel()
+        ax.scatter(i + rng.uniform(-0.18, 0.18, len(v)), v, s=9, alpha=0.6, color=COLORS[i % len(COLORS)])
+        if marks is not None and label in marks:
+            ax.plot([i - 0.3, i + 0.3], [marks[label]] * 2, color=INK, lw=2.5)
+    ax.set_xticks(range(len(groups)), [str(k) for k in groups])
+    ax.grid(axis="x", visible=False)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["dropout_network", "weight_histograms", "generalisation_curves", "strip_plot"]
+
+
+# --------------------------------------------------------------------------- lecture 8: training a ConvNet
+# (appended for notebooks/08_training_a_convnet.ipynb; tests in tests/test_training_demos.py)
+def _row_ranges(row, how):
+    """(lo, hi) for every cell of a row of images: its own range, the row's, or None (use [0, 1])."""
+    present = [np.asarray(img, dtype=np.float64) for img in row if img is not None]
+    if how == "row" and present:
+        lo, hi = min(p.min() for p in present), max(p.max() for p in present)
+        return [(lo, hi)] * len(row)
+    if how == "each":
+        return [None if img is None else (float(np.min(img)), float(np.max(img))) for img in row]
+    return [(0.0, 1.0)] * len(row)
+
+
+def image_rows(rows, row_labels=None, col_titles=None, normalize="row", cmap="gray", suptitle=None,
+               cell=1.0):
+    """Rows of small images with a label on the left of each row (e.g. feature maps per input).
+
+    rows:       R sequences of 2-D images (H, W); rows may differ in length and in image size
+                (8x8 conv maps in one row, 4x4 pooled maps in the next); None leaves a cell empty
+    row_labels: R strings written left of the rows;  col_titles: titles over the first row's cells
+    normalize:  'row' one min..max per row (values comparable along a row: which maps fire most),
+                'each' every image stretched to its own range, None values taken as [0, 1];
+                or a list with one of those per row
+    Returns the figure.
+    """
+    rows = [list(r) for r in rows]
+    R, ncols = len(rows), max((len(r) for r in rows), default=0)
+    if R == 0 or ncols == 0:
+        raise ValueError("image_rows needs at least one row with one image")
+    modes = list(normalize) if isinstance(normalize, (list, tuple)) else [normalize] * R
+    if len(modes) != R or any(m not in ("row", "each", None) for m in modes):
+        raise ValueError(f"normalize must be 'row', 'each', None or a list of those, one per row ({R}); "
+                         f"got {normalize!r}")
+    if row_labels is not None and len(row_labels) != R:
+        raise ValueError(f"got {len(row_labels)} row labels for {R} rows")
+    if col_titles is not None and len(col_titles) > ncols:
+        raise ValueError(f"got {len(col_titles)} column titles for {ncols} columns")
+    for r, row in enumerate(rows):
+        for img in row:
+            if img is not None and np.ndim(img) != 2:
+                raise ValueError(f"row {r}: every image must be 2-D (H, W), got shape {np.shape(img)}")
+    label_width = 1.2 if row_labels is not None else 0.0
+    fig, axes = plt.subplots(R, ncols, squeeze=False,
+                             figsize=(label_width + ncols * cell, R * cell + 0.3 * (col_titles is not None)
+                                      + 0.4 * (suptitle is not None)))
+    for r, (row, mode) in enumerate(zip(rows, modes)):
+        ranges = _row_ranges(row, mode)
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.spines[:].set_visible(False)
+            ax.grid(False)
+            if c < len(row) and row[c] is not None:
+                lo, hi = ranges[c]
+                ax.imshow(np.asarray(row[c], dtype=np.float64), cmap=cmap, vmin=lo,
+                          vmax=hi if hi > lo else lo + 1)
+            elif c > 0:
+                ax.set_axis_off()                     # keep the first column: it carries the row label
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(str(row_labels[r]), rotation=0, ha="right", va="center", fontsize=9)
+            if r == 0 and col_titles is not None and c < len(col_titles):
+                ax.set_title(str(col_titles[c]), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+__all__ += ["image_rows"]

@@ -187,3 +187,13 @@ def test_helpers_draw_into_given_axes():
     assert plot.confusion_matrix([0, 1, 1], [0, 1, 0], ax=axes[1, 0]) is axes[1, 0]
     assert plot.timeline([(2000, "x")], ax=axes[1, 1]) is axes[1, 1]
     assert len(fig.axes) == 4 and len(plt.get_fignums()) == 1
+
+
+def test_image_grid_reads_channel_first_filters_as_square_images():
+    import matplotlib.pyplot as plt
+    from cs231n_lib import plot
+    for shape, expected in [((4, 1, 3, 3), (3, 3)), ((4, 3, 5, 5), (5, 5, 3)), ((4, 6, 7), (6, 7)),
+                            ((4, 9, 9, 3), (9, 9, 3))]:
+        fig = plot.image_grid(np.random.default_rng(0).random(shape))
+        assert [ax.images[0].get_array().shape for ax in fig.axes] == [expected] * 4, shape
+        plt.close(fig)
