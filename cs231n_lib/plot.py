@@ -1171,7 +1171,7 @@ __all__ += ["dropout_network", "weight_histograms", "generalisation_curves", "st
 # --------------------------------------------------------------------------- lecture 8: training a ConvNet
 # (appended for notebooks/08_training_a_convnet.ipynb; tests in tests/test_training_demos.py)
 def _row_ranges(row, how):
-    """(lo, hi) for every cell of a row of images: its own range, the row's, or None (use [0, 1])."""
+    """(lo, hi) for every cell of a row: the row's range ('row'), each image's own ('each'), or [0, 1] (None)."""
     present = [np.asarray(img, dtype=np.float64) for img in row if img is not None]
     if how == "row" and present:
         lo, hi = min(p.min() for p in present), max(p.max() for p in present)
@@ -1181,8 +1181,8 @@ def _row_ranges(row, how):
     return [(0.0, 1.0)] * len(row)
 
 
-def image_rows(rows, row_labels=None, col_titles=None, normalize="row", cmap="gray", suptitle=None,
-               cell=1.0):
+def image_rows(rows, row_labels=None, col_titles=None, normalize="row", keys=None, key_title=None,
+               cmap="gray", suptitle=None, cell=1.0):
     """Rows of small images with a label on the left of each row (e.g. feature maps per input).
 
     rows:       R sequences of 2-D images (H, W); rows may differ in length and in image size
@@ -1191,6 +1191,9 @@ def image_rows(rows, row_labels=None, col_titles=None, normalize="row", cmap="gr
     normalize:  'row' one min..max per row (values comparable along a row: which maps fire most),
                 'each' every image stretched to its own range, None values taken as [0, 1];
                 or a list with one of those per row
+    keys:       optional R images (or None) shown in an extra first column, each on its own scale
+                and never part of a row's range (e.g. the input image the row's maps come from);
+                key_title is that column's title
     Returns the figure.
     """
     rows = [list(r) for r in rows]
@@ -1205,31 +1208,38 @@ def image_rows(rows, row_labels=None, col_titles=None, normalize="row", cmap="gr
         raise ValueError(f"got {len(row_labels)} row labels for {R} rows")
     if col_titles is not None and len(col_titles) > ncols:
         raise ValueError(f"got {len(col_titles)} column titles for {ncols} columns")
+    if keys is not None and len(keys) != R:
+        raise ValueError(f"got {len(keys)} keys for {R} rows")
     for r, row in enumerate(rows):
-        for img in row:
+        for img in row + ([keys[r]] if keys is not None else []):
             if img is not None and np.ndim(img) != 2:
                 raise ValueError(f"row {r}: every image must be 2-D (H, W), got shape {np.shape(img)}")
+    k = int(keys is not None)                          # columns taken by the keys
     label_width = 1.2 if row_labels is not None else 0.0
-    fig, axes = plt.subplots(R, ncols, squeeze=False,
-                             figsize=(label_width + ncols * cell, R * cell + 0.3 * (col_titles is not None)
+    fig, axes = plt.subplots(R, ncols + k, squeeze=False,
+                             figsize=(label_width + (ncols + k) * cell,
+                                      R * cell + 0.3 * (col_titles is not None or key_title is not None)
                                       + 0.4 * (suptitle is not None)))
     for r, (row, mode) in enumerate(zip(rows, modes)):
-        ranges = _row_ranges(row, mode)
+        cells = ([keys[r]] if k else []) + row
+        ranges = ([_row_ranges([keys[r]], "each")[0]] if k else []) + _row_ranges(row, mode)
         for c, ax in enumerate(axes[r]):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.spines[:].set_visible(False)
             ax.grid(False)
-            if c < len(row) and row[c] is not None:
+            if c < len(cells) and cells[c] is not None:
                 lo, hi = ranges[c]
-                ax.imshow(np.asarray(row[c], dtype=np.float64), cmap=cmap, vmin=lo,
+                ax.imshow(np.asarray(cells[c], dtype=np.float64), cmap=cmap, vmin=lo,
                           vmax=hi if hi > lo else lo + 1)
             elif c > 0:
                 ax.set_axis_off()                     # keep the first column: it carries the row label
             if c == 0 and row_labels is not None:
                 ax.set_ylabel(str(row_labels[r]), rotation=0, ha="right", va="center", fontsize=9)
-            if r == 0 and col_titles is not None and c < len(col_titles):
-                ax.set_title(str(col_titles[c]), fontsize=9)
+            if r == 0 and k and c == 0 and key_title is not None:
+                ax.set_title(str(key_title), fontsize=9)
+            if r == 0 and col_titles is not None and 0 <= c - k < len(col_titles):
+                ax.set_title(str(col_titles[c - k]), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle, fontsize=13)
     return fig
