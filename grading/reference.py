@@ -1,0 +1,277 @@
+"""Reference layers the grader compares students' answers with (instructor only).
+
+Written independently of both the notebook solutions (which are loops) and cs231n_lib's fast
+layers (im2col): here windows come from NumPy's `sliding_window_view` and sums from `einsum`,
+so a bug shared with either would have to be made twice in different ways.
+
+Every function computes in float64 and takes *mistake* switches that reproduce the usual student
+bugs (padding skipped, kernel flipped, unbiased variance, ...). The grader evaluates those
+variants only to recognise the fingerprint of a wrong answer and name its likely cause; the
+correct answer is always the call with every switch off. tests/test_assignments.py checks every
+backward here against centred finite differences.
+"""
+import numpy as np
+
+_view = np.lib.stride_tricks.sliding_window_view
+
+
+def _f64(*arrays):
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+def windows(x, HH, WW, stride):
+    """All HH x WW windows of x (N, C, H, W) at the given stride -> (N, C, H_out, W_out, HH, WW)."""
+    return _view(x, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def pad_hw(x, pad, mode="both"):
+    """Zero-pad the two spatial axes: 'both' sides (correct), 'before' only, or 'none'."""
+    if mode == "none" or pad == 0:
+        return x
+    before, after = (pad, pad) if mode == "both" else (pad, 0)
+    return np.pad(x, ((0, 0), (0, 0), (before, after), (before, after)))
+
+
+# ----------------------------------------------------------------------------- convolution
+def conv_forward(x, w, b, stride, pad, flip=False, pad_mode="both", bias="add", transpose=False):
+    """out (N, F, H_out, W_out) = cross-correlation of zero-padded x with every filter, plus b.
+
+    Mistake switches: flip (true convolution, kernel rotated 180 degrees), pad_mode
+    ('before' / 'none'), bias ('add' correct, 'none', 'first' = b[0] for every filter),
+    transpose (kernel rows and columns swapped).
+    """
+    x, w, b = _f64(x, w, b)
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    if transpose:
+        w = w.transpose(0, 1, 3, 2)
+    F, C, HH, WW = w.shape
+    win = windows(pad_hw(x, pad, pad_mode), HH, WW, stride)  # (N, C, H_out, W_out, HH, WW)
+    out = np.einsum("nchwij,fcij->nfhw", win, w)  # (N, F, H_out, W_out)
+    if bias == "add":
+        out += b[None, :, None, None]
+    elif bias == "first":
+        out += b[0]
+    return out
+
+
+def conv_backward(dout, x, w, stride, pad, flip=False):
+    """Gradients (dx, dw, db) of sum(out * dout) for out = conv_forward(x, w, b, stride, pad)."""
+    dout, x, w = _f64(dout, x, w)
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    F, C, HH, WW = w.shape
+    N, _, H, W = x.shape
+    _, _, H_out, W_out = dout.shape
+    xp = pad_hw(x, pad)
+    db = dout.sum(axis=(0, 2, 3))  # (F,)
+    dw = np.einsum("nchwij,nfhw->fcij", windows(xp, HH, WW, stride), dout)  # (F, C, HH, WW)
+    dxp = np.zeros_like(xp)
+    for i in range(HH):  # kernel tap (i, j) touches a strided grid of input pixels
+        for j in range(WW):
+            rows = slice(i, i + stride * (H_out - 1) + 1, stride)
+            cols = slice(j, j + stride * (W_out - 1) + 1, stride)
+            dxp[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    if flip:
+        dw = dw[:, :, ::-1, ::-1]
+    return dxp[:, :, pad:pad + H, pad:pad + W], dw, db
+
+
+def conv_backward_overwrite(dout, x, w, stride, pad):
+    """The '=' instead of '+=' bug in the usual loop nest (n, f, i, j): the last write wins."""
+    dout, x, w = _f64(dout, x, w)
+    F, C, HH, WW = w.shape
+    N, _, H, W = x.shape
+    xp = pad_hw(x, pad)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    r, c = i * stride, j * stride
+                    dxp[n, :, r:r + HH, c:c + WW] = w[f] * dout[n, f, i, j]
+                    dw[f] = xp[n, :, r:r + HH, c:c + WW] * dout[n, f, i, j]
+    return dxp[:, :, pad:pad + H, pad:pad + W], dw
+
+
+def window_coverage(x_shape, HH, WW, stride, pad):
+    """How many windows cover each input pixel -> (H, W) counts (0 = never seen)."""
+    H, W = x_shape[2:]
+    count = np.zeros((1, 1, H + 2 * pad, W + 2 * pad))
+    H_out = (H + 2 * pad - HH) // stride + 1
+    W_out = (W + 2 * pad - WW) // stride + 1
+    for i in range(H_out):
+        for j in range(W_out):
+            count[..., i * stride:i * stride + HH, j * stride:j * stride + WW] += 1
+    return count[0, 0, pad:pad + H, pad:pad + W]
+
+
+def touches_padding(x_shape, HH, WW, stride, pad):
+    """Mask (H_out, W_out): True where the output's window reaches into the zero padding."""
+    H, W = x_shape[2:]
+    H_out = (H + 2 * pad - HH) // stride + 1
+    W_out = (W + 2 * pad - WW) // stride + 1
+    r = np.arange(H_out)[:, None] * stride
+    c = np.arange(W_out)[None, :] * stride
+    return (r < pad) | (r + HH > H + pad) | (c < pad) | (c + WW > W + pad)
+
+
+# ----------------------------------------------------------------------------- max pooling
+def max_pool_forward(x, ph, pw, stride, kind="max"):
+    """out (N, C, H_out, W_out): max (or, as a mistake, 'avg') of every ph x pw window."""
+    (x,) = _f64(x)
+    win = windows(x, ph, pw, stride)  # (N, C, H_out, W_out, ph, pw)
+    return win.mean(axis=(4, 5)) if kind == "avg" else win.max(axis=(4, 5))
+
+
+def max_pool_backward(dout, x, ph, pw, stride, route="argmax"):
+    """dx of sum(out * dout): each dout entry goes to its window's argmax (first on ties).
+
+    Mistake routes: 'all' (every element of the window), 'avg' (dout / (ph * pw) to every element),
+    'overwrite' (window-sized '=' of mask * dout, loop order n, c, i, j), 'overwrite_argmax'
+    ('=' at the argmax only).
+    """
+    dout, x = _f64(dout, x)
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros_like(x)
+    win = windows(x, ph, pw, stride).reshape(N, C, H_out, W_out, ph * pw)
+    arg = win.argmax(axis=-1)  # (N, C, H_out, W_out), first maximum
+    for i in range(H_out):
+        for j in range(W_out):
+            r, c = i * stride, j * stride
+            block = dx[:, :, r:r + ph, c:c + pw].reshape(N, C, ph * pw).copy()
+            g = dout[:, :, i, j]  # (N, C)
+            if route in ("all", "avg"):
+                block += (g / (ph * pw) if route == "avg" else g)[..., None]
+            else:
+                hit = np.zeros((N, C, ph * pw))
+                np.put_along_axis(hit, arg[:, :, i, j, None], 1.0, axis=-1)
+                if route == "argmax":
+                    block += hit * g[..., None]
+                elif route == "overwrite":
+                    block = hit * g[..., None]
+                elif route == "overwrite_argmax":
+                    block = np.where(hit > 0, g[..., None], block)
+            dx[:, :, r:r + ph, c:c + pw] = block.reshape(N, C, ph, pw)
+    return dx
+
+
+# ----------------------------------------------------------------------------- batch norm
+def batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
+                      running_mean=None, running_var=None, ddof=0, eps_place="inside",
+                      axis=0, swap_gamma_beta=False, running_ddof=0, swap_momentum=False,
+                      no_sqrt=False):
+    """Batch norm of x (N, D) -> (out, new_running_mean, new_running_var).
+
+    Train mode normalises with the batch mean and biased variance and moves the running
+    averages: running = momentum * running + (1 - momentum) * batch statistic. Test mode uses the
+    running averages. Mistake switches: ddof=1 (unbiased variance), eps_place ('outside' the sqrt,
+    'none'), axis=1 (statistics per sample), swap_gamma_beta, running_ddof=1, swap_momentum,
+    no_sqrt (divide by the variance).
+    """
+    x, gamma, beta = _f64(x, gamma, beta)
+    D = x.shape[1]
+    rm = np.zeros(D) if running_mean is None else np.asarray(running_mean, np.float64)
+    rv = np.zeros(D) if running_var is None else np.asarray(running_var, np.float64)
+    if mode == "train":
+        mu = x.mean(axis=axis, keepdims=True)
+        var = x.var(axis=axis, ddof=ddof, keepdims=True)
+        m = 1 - momentum if swap_momentum else momentum
+        new_rm = m * rm + (1 - m) * x.mean(axis=0)
+        new_rv = m * rv + (1 - m) * x.var(axis=0, ddof=running_ddof)
+    else:
+        mu, var, new_rm, new_rv = rm, rv, rm, rv
+    if no_sqrt:
+        xhat = (x - mu) / (var + eps)
+    elif eps_place == "inside":
+        xhat = (x - mu) / np.sqrt(var + eps)
+    elif eps_place == "outside":
+        xhat = (x - mu) / (np.sqrt(var) + eps)
+    else:
+        xhat = (x - mu) / np.sqrt(var)
+    out = beta * xhat + gamma if swap_gamma_beta else gamma * xhat + beta
+    return out, new_rm, new_rv
+
+
+def batchnorm_backward(dout, x, gamma, eps=1e-5, variant="correct"):
+    """Gradients (dx, dgamma, dbeta) of sum(out * dout) for train-mode batch norm of x (N, D).
+
+    Mistake variants for dx: 'constant_stats' (mean and variance treated as constants),
+    'no_var_path' (only the mean's dependence kept), 'unbiased' (the exact gradient of a forward
+    pass that used the N - 1 variance), 'unbiased_cache' (the usual formula fed the N - 1
+    variance a buggy forward pass cached); 'dgamma_x' uses x instead of the normalised x for dgamma.
+    """
+    dout, x, gamma = _f64(dout, x, gamma)
+    N = x.shape[0]
+    mu = x.mean(axis=0)
+    var = x.var(axis=0, ddof=1 if variant in ("unbiased", "unbiased_cache") else 0)
+    ddof = 1 if variant == "unbiased" else 0
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mu) * inv_std
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * (x if variant == "dgamma_x" else xhat)).sum(axis=0)
+    dxhat = dout * gamma  # (N, D)
+    if variant == "constant_stats":
+        dx = dxhat * inv_std
+    elif variant == "no_var_path":
+        dx = (dxhat - dxhat.mean(axis=0)) * inv_std
+    else:
+        # out depends on x directly and through mu and var; the three paths combine to:
+        dvar = -0.5 * (dxhat * (x - mu)).sum(axis=0) * inv_std ** 3
+        dmu = -dxhat.sum(axis=0) * inv_std
+        dx = dxhat * inv_std + dvar * 2 * (x - mu) / (N - ddof) + dmu / N
+    return dx, dgamma, dbeta
+
+
+def _rows(x):
+    """(N, C, H, W) -> (N*H*W, C): one row per pixel, one column per channel."""
+    N, C, H, W = x.shape
+    return x.transpose(0, 2, 3, 1).reshape(-1, C)
+
+
+def _unrows(rows, shape):
+    N, C, H, W = shape
+    return rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
+                              running_mean=None, running_var=None, layout="channels"):
+    """Spatial batch norm of x (N, C, H, W): per-channel statistics over N, H and W.
+
+    Mistake layouts: 'per_position' (statistics over N only, separately for each (c, h, w),
+    using gamma/beta per channel), 'per_sample' (over C, H, W for each sample), 'plain_reshape'
+    (x.reshape(-1, C) without moving C last), 'no_transpose_back' (rows reshaped straight
+    back to (N, C, H, W)). Returns (out, new_running_mean, new_running_var).
+    """
+    x, gamma, beta = _f64(x, gamma, beta)
+    N, C, H, W = x.shape
+    kw = dict(mode=mode, eps=eps, momentum=momentum, running_mean=running_mean,
+              running_var=running_var)
+    if layout == "channels":
+        out, rm, rv = batchnorm_forward(_rows(x), gamma, beta, **kw)
+        return _unrows(out, x.shape), rm, rv
+    if layout == "plain_reshape":
+        out, rm, rv = batchnorm_forward(x.reshape(-1, C), gamma, beta, **kw)
+        return out.reshape(x.shape), rm, rv
+    if layout == "no_transpose_back":
+        out, rm, rv = batchnorm_forward(_rows(x), gamma, beta, **kw)
+        return out.reshape(x.shape), rm, rv
+    g, bt = gamma[None, :, None, None], beta[None, :, None, None]
+    axes = (0,) if layout == "per_position" else (1, 2, 3)
+    mu = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return g * (x - mu) / np.sqrt(var + eps) + bt, None, None
+
+
+def spatial_batchnorm_backward(dout, x, gamma, eps=1e-5, layout="channels"):
+    """Gradients (dx, dgamma, dbeta) for spatial_batchnorm_forward in train mode.
+
+    Mistake layout 'plain_reshape' differentiates the x.reshape(-1, C) version.
+    """
+    dout, x, gamma = _f64(dout, x, gamma)
+    C = x.shape[1]
+    if layout == "plain_reshape":
+        dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, C), x.reshape(-1, C), gamma, eps)
+        return dx.reshape(x.shape), dgamma, dbeta
+    dx, dgamma, dbeta = batchnorm_backward(_rows(dout), _rows(x), gamma, eps)
+    return _unrows(dx, x.shape), dgamma, dbeta

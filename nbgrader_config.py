@@ -1,0 +1,74 @@
+"""nbgrader configuration: this repository is the course directory.
+
+Run every instructor command from the repository root (docs/GRADING.md walks through them):
+solutions/<assignment>/ is nbgrader's source (reference solutions and hidden tests; instructor
+only), assignments/<assignment>/ its release (generated, committed, what students get);
+submitted/, autograded/, feedback/, downloaded/ and gradebook.db are student data and stay out
+of git.
+"""
+import os
+import sys
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
+                                    DeduplicateIds, Execute, GetGrades, IgnorePattern,
+                                    LimitOutput, OverwriteCells, OverwriteKernelspec,
+                                    SaveAutoGrades)
+
+c = get_config()  # noqa: F821 -- provided by traitlets when it runs this file
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+# The hidden tests call `grading.check(...)`: put the repository root on the kernel's import path
+# (kernels inherit nbgrader's environment). Students never get grading/.
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT]
+os.environ["PYTHONPATH"] = os.pathsep.join([ROOT] + _paths)
+if ROOT not in sys.path:  # and on nbgrader's own, for the preprocessors below
+    sys.path.insert(0, ROOT)
+
+from grading.nbgrader_plugins import HideHiddenTests, ProgressLog, RestoreCells  # noqa: E402
+
+# --- the course directory ----------------------------------------------------------------------
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "convnets-from-scratch"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# --- executing notebooks (validate, autograde) ----------------------------------------------
+c.Execute.timeout = 120  # seconds per cell: a slow but correct loop solution still finishes
+# The kernel runs in the student's folder; a grading/ submitted there must never shadow ours
+# (tests/test_assignments_grading.py tries). Put the repository first before any cell runs.
+c.Execute.extra_arguments = [f"--IPKernelApp.exec_lines=import sys; sys.path.insert(0, {ROOT!r})"]
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# --- autograde ---------------------------------------------------------------------------------
+# RestoreCells puts back test cells a student deleted or stripped of metadata (graded, not left
+# for manual grading) before OverwriteCells restores their source and hidden tests.
+c.Autograde.sanitize_preprocessors = [ProgressLog, ClearOutput, DeduplicateIds,
+                                      OverwriteKernelspec, RestoreCells, OverwriteCells,
+                                      CheckCellMetadata]
+# nbgrader gives a test cell zero points if it wrote *anything* to stderr, e.g. a harmless
+# warning from a correct solution. Failures here are exceptions, so stderr never decides a grade.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"[\s\S]"  # any stderr text
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+
+# --- feedback ----------------------------------------------------------------------------------
+# Stock feedback prints hidden-test source; HideHiddenTests removes it and any output quoting it.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# --- exchange (JupyterHub or one shared machine) -----------------------------------------------
+# Default /srv/nbgrader/exchange; override per course with --Exchange.root=DIR or here.
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
+
+# --- LMS downloads: nbgrader zip_collect --------------------------------------------------------
+# Put the LMS's zip (or loose files) in downloaded/<assignment>/archive/. File names must start
+# with the student id and end with the notebook name, e.g. Canvas's
+# "alice_12345_67890_conv.ipynb" or "alice_conv-1.ipynb" (a resubmission suffix is ignored).
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = (
+    r"^(?:.*[\\/])?(?P<student_id>[^_\\/]+)_(?:[^\\/]*_)?(?P<file_id>[A-Za-z0-9]+)(?:-\d+)?\.ipynb$"
+)

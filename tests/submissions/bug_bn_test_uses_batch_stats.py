@@ -1,0 +1,30 @@
+"""Bug: test mode normalises with the batch statistics, like training.
+
+assignment: batchnorm
+loses: test_bn_forward_test_mode test_spatial_bn_forward
+feedback: test mode used the batch
+visible: test mode used the batch statistics
+"""
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D))
+    running_var = bn_param.get("running_var", np.zeros(D))
+    cache = None
+    if mode == "train":
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        x_hat = (x - mu) / np.sqrt(var + eps)
+        out = gamma * x_hat + beta
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = (x_hat, gamma, 1 / np.sqrt(var + eps))
+    else:
+        out = gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
