@@ -1282,15 +1282,16 @@ def step_directions(paths, ax=None, title=None):
     the same sign) are shaded: a neuron whose inputs are all positive can only step there.
     Returns the axes.
     """
+    paths = {name: np.asarray(path, dtype=np.float64) for name, path in paths.items()}
+    for name, path in paths.items():
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"path {name!r} must have shape (T, 2), got {path.shape}")
     ax = _new_ax(ax, figsize=(4.2, 4.2))
     for quadrant in ((0, 0), (-1.25, -1.25)):
         ax.add_patch(mpl.patches.Rectangle(quadrant, 1.25, 1.25, fc="#EEF2F7", ec="none", zorder=0))
     ax.text(1.2, 1.2, "both +", ha="right", va="top", fontsize=9, color="#555555")
     ax.text(-1.2, -1.2, "both \u2212", ha="left", va="bottom", fontsize=9, color="#555555")
     for i, (name, path) in enumerate(paths.items()):
-        path = np.asarray(path, dtype=np.float64)
-        if path.ndim != 2 or path.shape[1] != 2:
-            raise ValueError(f"path {name!r} must have shape (T, 2), got {path.shape}")
         steps = np.diff(path, axis=0)
         norms = np.linalg.norm(steps, axis=1)
         unit = steps[norms > 0] / norms[norms > 0, None]        # (S, 2)
