@@ -159,7 +159,7 @@ def function_and_gradient(x, f, df, name, ax=None):
     return ax
 
 
-def loss_surface(surface, trajectories=None, ax=None, title=None, levels=20, show_minimum=True):
+def loss_surface(surface, trajectories=None, ax=None, title=None, levels=20, show_minimum=True, colors=None):
     """Contours of a 2-D loss surface with optimiser trajectories on top.
 
     surface:      a cs231n_lib.data Surface or its name ('ravine', 'saddle', 'local_minima')
@@ -167,6 +167,7 @@ def loss_surface(surface, trajectories=None, ax=None, title=None, levels=20, sho
                   each gets its own colour, a hollow circle at the start and a dot at the end
     levels:       number of contour levels (spaced by quantiles of the loss, so every surface
                   shows detail near its minima as well as on its walls)
+    colors:       optional {name: colour} to keep a trajectory's colour the same across panels
     Returns the axes. The view is the surface's xlim / ylim; runaway paths are clipped, not zoomed.
     """
     from .data import get_surface
@@ -186,7 +187,7 @@ def loss_surface(surface, trajectories=None, ax=None, title=None, levels=20, sho
         path = np.asarray(path, dtype=np.float64)
         if path.ndim != 2 or path.shape[1] != 2:
             raise ValueError(f"trajectory {name!r} must have shape (T, 2), got {path.shape}")
-        color = COLORS[i % len(COLORS)]
+        color = (colors or {}).get(name, COLORS[i % len(COLORS)])
         ax.plot(path[:, 0], path[:, 1], color=color, lw=1.6, marker="." if len(path) <= 80 else None,
                 ms=4, label=name, zorder=3)
         ax.plot(*path[0], marker="o", ms=8, mfc="white", mec=color, mew=1.6, ls="none", zorder=4)
@@ -275,24 +276,31 @@ def _fmt(value_fmt, v):
 
 
 def bar_chart(labels, values, ax=None, value_fmt="{:,}", title=None, ylabel=None, highlight=None,
-              horizontal=False, log=False):
+              horizontal=False, log=False, colors=None):
     """Bars with their values written on them (parameter counts, memory, error rates ...).
 
     value_fmt: format string ("{:,}", "{:.1f}%") or callable value -> str
     highlight: a label (or list of labels, or indices) drawn in colour; the other bars turn grey
     horizontal: bars left to right (better for many or long labels);  log: logarithmic value axis
+    colors: optional list of colours, one per bar (e.g. to match the lines of a neighbouring panel);
+            overrides highlight
     Returns the axes.
     """
     labels = [str(l) for l in labels]
     values = np.asarray(values)
     if len(labels) != len(values):
         raise ValueError(f"got {len(labels)} labels for {len(values)} values")
+    given_colors = colors
     if highlight is None:
         colors = [COLORS[0]] * len(labels)
     else:
         marked = highlight if isinstance(highlight, (list, tuple, set, np.ndarray)) else [highlight]
         marked = {labels[m] if isinstance(m, numbers.Integral) else str(m) for m in marked}
         colors = [COLORS[1] if l in marked else MUTED for l in labels]
+    if given_colors is not None:
+        if len(given_colors) != len(labels):
+            raise ValueError(f"got {len(given_colors)} colors for {len(labels)} bars")
+        colors = list(given_colors)
     ax = _new_ax(ax, figsize=(6.0, max(2.5, 0.38 * len(labels) + 1)) if horizontal
                  else (max(4.5, 0.7 * len(labels) + 1.5), 4.0))
     pos = np.arange(len(labels))

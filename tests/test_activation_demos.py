@@ -310,3 +310,18 @@ def test_unit_boundaries():
     assert len(ax.lines) == 3
     with pytest.raises(ValueError, match="w \\(2, M\\)"):
         plot.unit_boundaries(X, y, w.T, b)
+
+
+def test_bar_chart_and_loss_surface_take_colours_to_match_other_panels():
+    import matplotlib.colors as mcolors
+    ax = plot.bar_chart(["a", "b", "c"], [1, 2, 3], colors=[plot.COLORS[2], plot.COLORS[0], "black"], highlight="a")
+    assert [mcolors.to_hex(p.get_facecolor()) for p in ax.patches] == \
+        [mcolors.to_hex(plot.COLORS[2]), mcolors.to_hex(plot.COLORS[0]), "#000000"]
+    with pytest.raises(ValueError, match="2 colors for 3 bars"):
+        plot.bar_chart(["a", "b", "c"], [1, 2, 3], colors=["red", "blue"])
+    surface = demos.LinearRegression2D(np.random.default_rng(0).standard_normal((20, 2)), np.array([1.0, -1.0]))
+    path = np.array([[0.0, 0.0], [0.5, -0.5], [1.0, -1.0]])
+    ax = plot.loss_surface(surface, {"p": path, "q": path + 0.1}, colors={"p": plot.COLORS[3]})
+    by_label = {line.get_label(): mcolors.to_hex(line.get_color()) for line in ax.lines}
+    assert by_label["p"] == mcolors.to_hex(plot.COLORS[3])        # given
+    assert by_label["q"] == mcolors.to_hex(plot.COLORS[1 % len(plot.COLORS)])   # default: 2nd palette colour
