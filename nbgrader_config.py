@@ -27,6 +27,7 @@ if ROOT not in sys.path:  # and on nbgrader's own, for the preprocessors below
     sys.path.insert(0, ROOT)
 
 from grading.nbgrader_plugins import HideHiddenTests, ProgressLog, RestoreCells  # noqa: E402
+from grading.secure_grading import SandboxedExecute  # noqa: E402
 
 # --- the course directory ----------------------------------------------------------------------
 c.CourseDirectory.root = ROOT
@@ -52,9 +53,18 @@ c.Autograde.sanitize_preprocessors = [ProgressLog, ClearOutput, DeduplicateIds,
 # warning from a correct solution. Failures here are exceptions, so stderr never decides a grade.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"  # any stderr text
-c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
+# Student code is untrusted: SandboxedExecute (grading/secure_grading.py, docs/SECURITY.md) runs
+# it in a bubblewrap sandbox (no network, no course files, unprivileged, rlimits), decides every
+# hidden test in this trusted process from plain data, and grades the class in parallel. It stops
+# with a message when the sandbox cannot be set up; it never falls back to nbgrader's Execute.
+c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
+c.SandboxedExecute.cell_timeout = 120  # seconds per cell, as for Execute above
+c.SandboxedExecute.wall_s = 600        # seconds per notebook
+c.SandboxedExecute.case_timeout = 30   # seconds per graded call of one hidden case
+c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
+#                                          Executor, e.g. a Dask distributed Client's executor
 
 # --- feedback ----------------------------------------------------------------------------------
 # Stock feedback prints hidden-test source; HideHiddenTests removes it and any output quoting it.

@@ -1,0 +1,97 @@
+"""Benchmark: plain serial nbgrader vs our sandboxed, parallel autograding, same submissions.
+
+    python benchmarks/bench_grading.py [--assignments conv pooling batchnorm] [--copies 1]
+
+Builds two throw-away course directories with the same sample submissions (tests/submissions:
+the reference solution, the other correct styles and every buggy sample; --copies repeats them
+under more student ids), then times `nbgrader autograde <assignment>` in each:
+
+- plain: stock nbgrader `Execute` (hidden tests run in the student's kernel), one notebook at a
+  time -- what nbgrader does without this repository's SandboxedExecute;
+- ours: the repository's nbgrader_config.py (sandbox on, parallel fan-out on all cores).
+
+Prints both times, the throughput ratio, and checks that every score is identical.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from assignments_helpers import (NOTEBOOKS, build_submission, make_course, nbgrader,  # noqa: E402
+                                 reference_submission, scores, snippets_for,
+                                 solution_functions, submit)
+
+PLAIN = """
+# --- benchmark baseline: stock nbgrader execution (hidden tests in the student's kernel) ---
+from nbgrader.preprocessors import Execute as _Execute
+c.Autograde.autograde_preprocessors = [_Execute, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+"""
+
+
+def populate(course, assignments, copies):
+    n = 0
+    for a in assignments:
+        nbgrader("generate_assignment", a, "--force", cwd=course)
+        subs = {"reference": reference_submission(a, course)}
+        for name, (meta, prelude, funcs) in snippets_for(a).items():
+            subs[name] = build_submission(a, {**solution_functions(a), **funcs}, prelude, course)
+        for k in range(copies):
+            for name, nb in subs.items():
+                submit(course, f"{name}-{k}", a, nb)
+                n += 1
+    return n
+
+
+def grade(course, assignments):
+    t0 = time.perf_counter()
+    for a in assignments:
+        nbgrader("autograde", a, cwd=course)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--assignments", nargs="+", default=sorted(NOTEBOOKS))
+    ap.add_argument("--copies", type=int, default=1)
+    args = ap.parse_args()
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    try:
+        plain, ours = make_course(tmp, "plain"), make_course(tmp, "ours")
+        with open(plain / "nbgrader_config.py", "a") as f:
+            f.write(PLAIN)
+        n = populate(plain, args.assignments, args.copies)
+        populate(ours, args.assignments, args.copies)
+        print(f"{n} notebooks ({', '.join(args.assignments)}), {os.cpu_count()} CPU cores")
+        t_plain = grade(plain, args.assignments)
+        print(f"plain serial nbgrader:            {t_plain:7.1f} s  ({n / t_plain:.2f} notebooks/s)")
+        t_ours = grade(ours, args.assignments)
+        print(f"ours (sandboxed, parallel):       {t_ours:7.1f} s  ({n / t_ours:.2f} notebooks/s)")
+        print(f"throughput ratio: {t_plain / t_ours:.2f}x")
+        diffs = []
+        for a in args.assignments:
+            sp, so = scores(plain, a), scores(ours, a)
+            for student in sorted(set(sp) | set(so)):
+                if sp.get(student) != so.get(student):
+                    diffs.append((a, student, sp.get(student), so.get(student)))
+        if diffs:
+            print(f"SCORES DIFFER for {len(diffs)} submissions:")
+            for d in diffs[:10]:
+                print("  ", d)
+            sys.exit(1)
+        print("scores identical for every submission")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,513 @@
+"""The trusted side of secure grading: turn a notebook into a sandbox job, and judge its results.
+
+Runs in the grader's own process (nbgrader's, or an executor worker's), never in a process that
+student code has run in. It
+
+1. reads each autograded test cell's hidden block as DATA: `check(name, [dict(...), ...])` is
+   parsed with `ast` and evaluated by a tiny literal evaluator, never executed; the hidden-test
+   text never enters the sandbox;
+2. builds every case's inputs here (grading.cases.build), writes them as .npy files (no pickle)
+   for the sandbox, which only calls the student's functions on them and sends back raw arrays;
+3. decides every verdict here: each array the sandbox sent must parse as a plain .npy without
+   pickle, be of floating dtype (kind 'f'), of the expected shape and finite; then it is compared
+   with the reference (grading.cases.expected, memoised per case: the same for every student)
+   and a failure is explained in the student's terms (grading.cases);
+4. writes the test cells' outputs itself, so nbgrader's SaveAutoGrades scores what the judge
+   decided: an error output (zero) or a pass line (full points).
+"""
+import ast
+import base64
+import binascii
+import copy
+import hashlib
+import io
+import json
+import os
+import threading
+
+import numpy as np
+
+from . import cases as _cases
+
+BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+TEXT_CAP = 64 * 1024
+
+
+class HiddenTestError(ValueError):
+    """A hidden-test block that is not plain `check(name, [cases])` data (an instructor error)."""
+
+
+# ----------------------------------------------------------------------------- parsing cells
+def _literal(node):
+    """Evaluate constants, tuples, lists, dicts and dict(k=v) calls; anything else is an error."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool,
+                                                                  type(None))):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List)):
+        vals = [_literal(e) for e in node.elts]
+        return tuple(vals) if isinstance(node, ast.Tuple) else vals
+    if isinstance(node, ast.Dict):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _literal(node.operand)
+        if isinstance(v, (int, float)):
+            return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" \
+            and not node.args and all(k.arg for k in node.keywords):
+        return {k.arg: _literal(k.value) for k in node.keywords}
+    raise HiddenTestError(f"not plain data: {ast.dump(node)[:120]}")
+
+
+def split_test_cell(source):
+    """-> (hidden calls [(name, [case, ...]), ...], visible source without the hidden block),
+    or (None, source) when the cell has no hidden block."""
+    lines = source.split("\n")
+    try:
+        b = next(i for i, ln in enumerate(lines) if BEGIN in ln)
+        e = next(i for i, ln in enumerate(lines) if END in ln and i > b)
+    except StopIteration:
+        return None, source
+    hidden = "\n".join(lines[b + 1:e])
+    visible = "\n".join(lines[:b] + lines[e + 1:])
+    calls = []
+    try:
+        tree = ast.parse(hidden)
+    except SyntaxError as exc:
+        raise HiddenTestError(f"hidden tests do not parse: {exc}") from None
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "grading":
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and \
+                isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == "check" and \
+                len(stmt.value.args) == 2 and not stmt.value.keywords:
+            name = _literal(stmt.value.args[0])
+            case_list = _literal(stmt.value.args[1])
+            if name not in _cases.RETURNS or not isinstance(case_list, list) or \
+                    not all(isinstance(c, dict) for c in case_list):
+                raise HiddenTestError(f"check({name!r}, ...) is not a graded function with a "
+                                      f"list of case dicts")
+            calls.append((name, case_list))
+            continue
+        raise HiddenTestError("a hidden-test block may only hold `from grading import check` and "
+                              "`check(name, [dict(...), ...])` calls, so that it can be judged "
+                              "outside the student's process; found: "
+                              + ast.get_source_segment(hidden, stmt)[:200])
+    if not calls:
+        raise HiddenTestError("a hidden-test block without any check(...) call")
+    return calls, visible
+
+
+def _nbg(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_autograded_test(cell):
+    m = _nbg(cell)
+    return cell.get("cell_type") == "code" and m.get("grade") and not m.get("solution")
+
+
+# ----------------------------------------------------------------------------- inputs
+_CACHE_LOCK = threading.Lock()
+_INPUTS, _EXPECTED = {}, {}
+
+
+def _key(name, case):
+    return name + ":" + json.dumps(case, sort_keys=True)
+
+
+def inputs_for(name, case):
+    k = _key(name, case)
+    with _CACHE_LOCK:
+        if k in _INPUTS:
+            return _INPUTS[k]
+    inp = _cases.build(name, case)
+    with _CACHE_LOCK:
+        _INPUTS.setdefault(k, inp)
+        return _INPUTS[k]
+
+
+def expected_for(name, case, inputs):
+    k = _key(name, case)
+    with _CACHE_LOCK:
+        if k in _EXPECTED:
+            return _EXPECTED[k]
+    want = _cases.expected(name, case, inputs)
+    with _CACHE_LOCK:
+        _EXPECTED.setdefault(k, want)
+        return _EXPECTED[k]
+
+
+def write_inputs(folder, inputs):
+    """inputs (arrays, dicts, lists of arrays) -> folder/spec.json + folder/a<k>.npy, no pickle."""
+    os.makedirs(folder, exist_ok=True)
+    os.chmod(folder, 0o755)
+    n = [0]
+
+    def enc(v):
+        if isinstance(v, np.ndarray):
+            fname = f"a{n[0]}.npy"
+            n[0] += 1
+            path = os.path.join(folder, fname)
+            np.save(path, v, allow_pickle=False)
+            os.chmod(path, 0o644)
+            return {"__array__": fname}
+        if isinstance(v, dict):
+            return {k: enc(u) for k, u in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [enc(u) for u in v]
+        if isinstance(v, (np.integer, np.floating)):
+            return v.item()
+        return v
+    spec = enc(inputs)
+    with open(os.path.join(folder, "spec.json"), "w") as f:
+        json.dump(spec, f)
+    os.chmod(os.path.join(folder, "spec.json"), 0o644)
+
+
+# ----------------------------------------------------------------------------- the job
+def make_job(nb, limits_for_job, submission_files=()):
+    """(job dict for the worker, plan) from a sanitised notebook. The plan keeps, per test cell,
+    the hidden calls and cases; it never goes to the sandbox."""
+    steps, plan, count = [], {}, 0
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        count += 1
+        if is_autograded_test(cell):
+            calls, visible = split_test_cell(cell.source)
+            if calls is None:
+                raise HiddenTestError(
+                    f"test cell {_nbg(cell).get('grade_id')!r} has no hidden `check(...)` block: "
+                    f"its verdict would have to come from the student's process")
+            plan[i] = {"calls": calls, "grade_id": _nbg(cell).get("grade_id"),
+                       "visible": bool(visible.strip())}
+            job_calls = []
+            for c, (name, case_list) in enumerate(calls):
+                for j, case in enumerate(case_list):
+                    job_calls.append({"fn": name, "inputs": f"/job/inputs/{_key_hash(name, case)}",
+                                      "_key": (c, j)})
+            plan[i]["order"] = [jc.pop("_key") for jc in job_calls]
+            steps.append({"op": "grade", "cell": i, "calls": job_calls})
+            if visible.strip():
+                steps.append({"op": "exec", "cell": i, "source": visible, "count": count,
+                              "visible_part": True})
+        else:
+            steps.append({"op": "exec", "cell": i, "source": cell.source, "count": count})
+    job = {"steps": steps, "limits": limits_for_job,
+           "copy": [f"/job/submission/{p}" for p in submission_files]}
+    return job, plan
+
+
+def _key_hash(name, case):
+    return hashlib.sha256(_key(name, case).encode()).hexdigest()[:24]
+
+
+def write_job(job_dir, job, plan, submission_dir=None, submission_files=()):
+    os.makedirs(job_dir, exist_ok=True)
+    os.chmod(job_dir, 0o755)
+    for calls in (p["calls"] for p in plan.values()):
+        for name, case_list in calls:
+            for case in case_list:
+                folder = os.path.join(job_dir, "inputs", _key_hash(name, case))
+                if not os.path.exists(folder):
+                    write_inputs(folder, inputs_for(name, case))
+    if os.path.isdir(os.path.join(job_dir, "inputs")):
+        os.chmod(os.path.join(job_dir, "inputs"), 0o755)
+    sub = os.path.join(job_dir, "submission")
+    os.makedirs(sub, exist_ok=True)
+    os.chmod(sub, 0o755)
+    for rel in submission_files:
+        dst = os.path.join(sub, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(os.path.join(submission_dir, rel), "rb") as a, open(dst, "wb") as b:
+            b.write(a.read())
+        os.chmod(dst, 0o644)
+    with open(os.path.join(job_dir, "job.json"), "w") as f:
+        json.dump(job, f)
+    os.chmod(os.path.join(job_dir, "job.json"), 0o644)
+
+
+def submission_files(folder, max_files=50, max_bytes=16 << 20):
+    """The student's own non-notebook files (regular files only, no links, size-capped)."""
+    out, total = [], 0
+    if not folder or not os.path.isdir(folder):
+        return out
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            if f.endswith(".ipynb") or f.startswith(".") or os.path.islink(p) or \
+                    not os.path.isfile(p):
+                continue
+            total += os.path.getsize(p)
+            if len(out) >= max_files or total > max_bytes:
+                return out
+            out.append(os.path.relpath(p, folder))
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+def parse_records(lines):
+    """Untrusted JSON lines -> {'cells': {i: rec}, 'cases': {(i, k): rec}, 'done': bool}."""
+    cells, cases, done, fatal = {}, {}, False, None
+    for line in lines:
+        if not line.strip() or len(line) > (64 << 20):
+            continue
+        try:
+            rec = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(rec, dict):
+            continue
+        t = rec.get("t")
+        if t == "cell" and isinstance(rec.get("cell"), int):
+            cells.setdefault(rec["cell"], []).append(rec)
+        elif t == "case" and isinstance(rec.get("cell"), int) and isinstance(rec.get("k"), int):
+            cases[(rec["cell"], rec["k"])] = rec  # the last word counts (the worker's own record
+            # comes after anything the student's code wrote earlier; either way it is only ever
+            # the student's answer, judged here)
+        elif t == "done":
+            done = True
+        elif t == "fatal":
+            fatal = str(rec.get("error"))[-3000:]
+    return {"cells": cells, "cases": cases, "done": done, "fatal": fatal}
+
+
+def _load_npy(b64, max_bytes):
+    """Plain .npy bytes -> ndarray, or a message. Never unpickles."""
+    if not isinstance(b64, str) or len(b64) > 2 * max_bytes + 4096:
+        return None, "is larger than any correct answer"
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (binascii.Error, ValueError, OSError, EOFError) as exc:
+        return None, f"could not be read as a plain NumPy array ({type(exc).__name__})"
+    if type(arr) is not np.ndarray:  # noqa: E721
+        return None, "is not a plain NumPy array"
+    return arr, None
+
+
+def validate_output(key, raw, want):
+    """(array, None) when raw is a real numeric ndarray of want's shape and dtype kind, else
+    (None, message)."""
+    if raw is None:
+        return None, None  # absent: cases' own judge explains missing values
+    if not isinstance(raw, dict):
+        return None, f"{key} could not be read"
+    if "npy" not in raw:
+        if "too_big" in raw:
+            return None, (f"{key} is huge ({raw.get('too_big')} bytes, shape "
+                          f"{tuple(raw.get('shape') or ())}), expected shape {want.shape}")
+        if "dtype" in raw:
+            return None, (f"{key} has dtype {str(raw['dtype'])[:40]}; expected an array of "
+                          f"floating-point numbers")
+        t = str(raw.get("type", "?"))[:80]
+        return None, (f"{key} is a {t}, not a NumPy ndarray: return a plain numpy.ndarray "
+                      f"(subclasses and array-like objects are not accepted)")
+    arr, err = _load_npy(raw["npy"], max(want.nbytes * 2, 1 << 16))
+    if err:
+        return None, f"{key} {err}"
+    if arr.dtype.kind != "f":
+        return None, f"{key} has dtype {arr.dtype}; expected floating-point numbers"
+    if arr.shape != want.shape:
+        return arr, None  # shape messages (with hints) come from grading.cases
+    if not np.all(np.isfinite(arr)):
+        return None, f"{key} contains NaN or inf"
+    return arr, None
+
+
+def judge_case(name, case, inputs, rec):
+    """One case from its (untrusted) record -> (passed, lines, library_message or None)."""
+    if rec is None:
+        return False, [f"{name} did not finish this case (no result came back: the notebook "
+                       f"stopped, ran out of time or printed too much)"], None
+    status = rec.get("status")
+    fn = str(rec.get("fn", name))[:60]
+    msg = str(rec.get("message", ""))[:400]
+    if status == "library":
+        return False, [f"{fn} calls a library implementation instead of computing its result"], \
+            f"{fn}: {msg}"
+    if status == "timeout":
+        if msg.startswith("not run"):
+            return False, [f"{fn} was not run on this case: an earlier case ran out of time"], None
+        return False, [f"{fn} did not return within the time limit for one case (an endless "
+                       f"loop?)"], None
+    if status == "crashed":
+        return False, [f"{fn} crashed: {msg}"], None
+    if status == "error":
+        line = msg or f"{fn} failed"
+        if fn != name:
+            line += f", so {name} could not be tested"
+        return False, [line], None
+    if status != "ok" or not isinstance(rec.get("outputs"), dict):
+        return False, [f"{name} sent back no usable result"], None
+    want = expected_for(name, case, inputs)
+    outputs, problems = {}, []
+    for key in want:
+        arr, err = validate_output(key, rec["outputs"].get(key), np.asarray(want[key]))
+        if err:
+            problems.append(err)
+        elif arr is not None:
+            outputs[key] = arr
+    keys = _checked_keys(case, want)
+    problems = [p for p in problems if p.split(" ")[0] in keys]
+    if problems:
+        return False, problems, None
+    passed, lines = _judge(name, case, inputs, outputs, want)
+    return passed, lines, None
+
+
+def _checked_keys(case, want):
+    keys = list(want)
+    if "check" in case:
+        keys = [k for k in keys if k in case["check"] or
+                (case["check"] == "running" and k.startswith("running"))]
+    return keys
+
+
+def _judge(name, case, inputs, outputs, want):
+    """grading.cases.judge, with the reference taken from the per-case memo."""
+    tol = case.get("tol", _cases.TOL)
+    keys = _checked_keys(case, want)
+    verdicts = {k: _cases._judge_one(name, case, inputs, k, outputs.get(k), want[k], tol)
+                for k in keys}
+    wrong = [k for k in keys if verdicts[k] is not None]
+    if not wrong:
+        return True, []
+    causes = _cases._likely_causes(name, case, inputs, outputs, wrong, tol)
+    lines = [verdicts[k][0] if causes else verdicts[k][0] + verdicts[k][1] for k in wrong]
+    right = [k for k in keys if k not in wrong]
+    if right:
+        lines[-1] += f"; {' and '.join(right)} correct"
+    matched = " and ".join(wrong)
+    lines += [f"likely cause: {c}; your {matched} match{'es' if len(wrong) == 1 else ''} "
+              f"exactly what that mistake computes" for c in causes]
+    if not causes:
+        lines += _cases._structural_hints(name, case, outputs, want, wrong, tol)
+    return False, lines
+
+
+def report(name, case_list, results):
+    """checks.check's report for one check(name, cases) -> None when all passed, else text."""
+    failures = [(i, case, lines) for i, (case, (ok, lines, _)) in
+                enumerate(zip(case_list, results), start=1) if not ok]
+    total = len(case_list)
+    library = [lib for (_, _, lib) in results if lib]
+    if library:
+        return (f"{name} scores zero: it calls the course library (or another library's) "
+                f"implementation instead of computing the result itself.\n"
+                f"  {library[0]}\n"
+                f"  Graded functions must be your own code: write the loops (or the NumPy "
+                f"vectorisation) yourself.")
+    if not failures:
+        return None
+    out = [f"{name} failed {len(failures)} of {total} hidden cases."]
+    explained = {}
+    for i, case, lines in failures:
+        out.append(f"  case {i} ({_cases.describe(name, case)}):")
+        what = [ln for ln in lines if not ln.startswith(("likely cause", "hint"))]
+        why = tuple(ln for ln in lines if ln.startswith(("likely cause", "hint")))
+        out += [f"      {ln}" for ln in what]
+        if why and why in explained:
+            out.append(f"      (same likely cause as case {explained[why]})")
+        else:
+            out += [f"      {ln}" for ln in why]
+            explained.setdefault(why, i)
+    ok_ids = [str(i) for i in range(1, total + 1) if i not in {f[0] for f in failures}]
+    if ok_ids:
+        out.append(f"  cases passed: {', '.join(ok_ids)}")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- cell outputs
+def _clean_text(v, cap=TEXT_CAP):
+    if isinstance(v, list):
+        v = "".join(x for x in v if isinstance(x, str))
+    return v[:cap] if isinstance(v, str) else ""
+
+
+def _clean_outputs(outputs):
+    """Student-made outputs -> nbformat outputs: text, PNG images and errors only (no HTML or
+    JavaScript from a student reaches the instructor's browser)."""
+    out = []
+    if not isinstance(outputs, list):
+        return out
+    for o in outputs[:12]:
+        if not isinstance(o, dict):
+            continue
+        kind = o.get("output_type")
+        if kind == "stream" and o.get("name") in ("stdout", "stderr"):
+            out.append({"output_type": "stream", "name": o["name"], "text": _clean_text(o.get("text"))})
+        elif kind == "display_data" and isinstance(o.get("data"), dict):
+            data = {}
+            png = o["data"].get("image/png")
+            if isinstance(png, str) and len(png) < (4 << 20):
+                try:
+                    if base64.b64decode(png[:64] + "=" * (-len(png[:64]) % 4))[:8] == \
+                            b"\x89PNG\r\n\x1a\n":
+                        data["image/png"] = png
+                except (binascii.Error, ValueError):
+                    pass
+            txt = _clean_text(o["data"].get("text/plain"))
+            if txt:
+                data["text/plain"] = txt
+            if data:
+                out.append({"output_type": "display_data", "data": data, "metadata": {}})
+        elif kind == "error":
+            tb = o.get("traceback") if isinstance(o.get("traceback"), list) else []
+            out.append({"output_type": "error", "ename": _clean_text(o.get("ename"), 200) or "Error",
+                        "evalue": _clean_text(o.get("evalue"), 4000),
+                        "traceback": [_clean_text(t, 8000) for t in tb[:40]]})
+    return out
+
+
+def fill_notebook(nb, plan, parsed, run_info):
+    """Write every cell's outputs: student cells from the sandbox (cleaned), test cells from the
+    judge. Returns {grade_id: (passed, report)} for logging."""
+    import nbformat
+    verdicts = {}
+    cells, cases = parsed["cells"], parsed["cases"]
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        recs = cells.get(i, [])
+        student = _clean_outputs(recs[-1].get("outputs")) if recs else []
+        cell.execution_count = None
+        if i not in plan:
+            if not recs and run_info:
+                student = [{"output_type": "error", "ename": "NotRun",
+                            "evalue": f"this cell did not run: {run_info}", "traceback": []}]
+            cell.outputs = [nbformat.from_dict(o) for o in student]
+            continue
+        p = plan[i]
+        results = {}
+        for (c, j), k in zip(p["order"], range(len(p["order"]))):
+            name, case_list = p["calls"][c]
+            case = case_list[j]
+            results[(c, j)] = judge_case(name, case, inputs_for(name, case), cases.get((i, k)))
+        reports = []
+        for c, (name, case_list) in enumerate(p["calls"]):
+            rep = report(name, case_list, [results[(c, j)] for j in range(len(case_list))])
+            if rep:
+                reports.append(rep)
+        if reports:
+            text = "\n".join(reports)
+            lines = text.splitlines()
+            outs = [{"output_type": "error", "ename": "GradingFailure", "evalue": lines[0],
+                     "traceback": ["GradingFailure: " + lines[0]] + lines[1:]}]
+            verdicts[p["grade_id"]] = (False, text)
+        else:
+            passed = "".join(f"{name}: all {len(cl)} hidden cases passed.\n"
+                             for name, cl in p["calls"])
+            outs = [{"output_type": "stream", "name": "stdout", "text": passed}]
+            if not recs and run_info and p["visible"]:
+                outs.append({"output_type": "error", "ename": "NotRun", "evalue":
+                             f"the rest of this cell did not run: {run_info}", "traceback": []})
+            outs += student
+            verdicts[p["grade_id"]] = (not any(o["output_type"] == "error" for o in outs), "")
+        cell.outputs = [nbformat.from_dict(o) for o in outs]
+    return verdicts
+
+
+def copy_nb(nb):
+    return copy.deepcopy(nb)

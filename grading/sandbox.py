@@ -1,0 +1,313 @@
+"""The grading sandbox: bubblewrap + prlimit + setpriv around grading/sandbox_worker.py.
+
+What a sandboxed run gets (`command()` builds it):
+
+- new network, PID, IPC and UTS namespaces (no network at all, only its own processes);
+- a root file system holding only: /usr (and /lib, /bin via merged-/usr), /etc, a fresh /dev,
+  /proc and /tmp, the Python environment (the venv and the interpreter it links to, read-only,
+  bound at their own paths), a sanitised copy of the course library without its layer
+  implementations (/opt/grading-lib), the job (/job, read-only: the worker, the student's files,
+  the inputs of the graded calls) and a writable, size-limited tmpfs home /home/student. The
+  course directory (solutions/, grading/, the gradebook, other students' files) is simply not
+  there; neither is the rest of the home directory the interpreter lives under;
+- as root (CI, a grading server): a fresh unprivileged uid for every run (setpriv: no
+  capabilities, empty bounding set, no_new_privs), so runs cannot signal or ptrace each other and
+  RLIMIT_NPROC counts only that run's processes; without root: bubblewrap's user namespace
+  (--unshare-user, uid 65534 inside, all capabilities dropped);
+- rlimits (prlimit): address space, CPU time, processes, file size, open files, no core dumps;
+  wall time and the size of what comes back are enforced here, outside.
+
+Why bind the interpreter rather than switch uid on the host: the venv's python links into
+/root/.pyenv, and /root is 0700, so an unprivileged uid cannot execute it there (setpriv on the
+host fails). Inside the sandbox /root is a fresh 0755 tmpfs holding only the interpreter's own
+directory, read-only; nothing else of root's home is visible.
+"""
+import os
+import platform
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, asdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "sandbox_worker.py")
+TRIPWIRE = os.path.join(HERE, "sandbox_tripwire.py")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot be set up here; grading must not go on without it."""
+
+
+@dataclass
+class Limits:
+    wall_s: float = 300.0        # the whole notebook, outside the sandbox
+    cpu_s: int = 300             # RLIMIT_CPU of every process in the sandbox
+    cell_timeout_s: float = 60.0  # one student cell
+    case_timeout_s: float = 20.0  # one graded call
+    case_cpu_s: int = 15
+    memory_mb: int = 1024        # RLIMIT_AS per process
+    nproc: int = 64              # processes and threads of the run's uid
+    fsize_mb: int = 16           # largest file a run may write
+    nofile: int = 256
+    tmpfs_mb: int = 64           # /home/student and /tmp
+    result_mb: int = 48          # what the run may send back
+    max_array_mb: int = 8        # largest single array it may return
+
+    def for_job(self):
+        return {"cell_timeout_s": self.cell_timeout_s, "case_timeout_s": self.case_timeout_s,
+                "case_cpu_s": self.case_cpu_s, "memory_mb": self.memory_mb,
+                "max_array_bytes": self.max_array_mb << 20}
+
+
+# ----------------------------------------------------------------------------- the environment
+_LIB_LOCK = threading.Lock()
+_LIB_DIR = None
+
+
+def library_dir():
+    """A sanitised copy of cs231n_lib (allowed modules only) plus the tripwire, built once."""
+    global _LIB_DIR
+    with _LIB_LOCK:
+        if _LIB_DIR and os.path.isdir(_LIB_DIR):
+            return _LIB_DIR
+        import importlib.util
+        d = tempfile.mkdtemp(prefix="grading-lib-")
+        os.chmod(d, 0o755)
+        shutil.copy(TRIPWIRE, os.path.join(d, "_grading_tripwire.py"))
+        spec = importlib.util.find_spec("cs231n_lib")
+        if spec is not None and spec.submodule_search_locations:
+            src = list(spec.submodule_search_locations)[0]
+            dst = os.path.join(d, "cs231n_lib")
+            os.makedirs(dst)
+            sys.path.insert(0, d)
+            try:
+                allowed = _allowed_library_modules()
+            finally:
+                sys.path.remove(d)
+            for name in sorted(os.listdir(src)):
+                stem, ext = os.path.splitext(name)
+                if ext == ".py" and (stem == "__init__" or stem in allowed):
+                    shutil.copy(os.path.join(src, name), os.path.join(dst, name))
+        for root, dirs, files in os.walk(d):
+            for x in dirs:
+                os.chmod(os.path.join(root, x), 0o755)
+            for x in files:
+                os.chmod(os.path.join(root, x), 0o644)
+        _LIB_DIR = d
+        return d
+
+
+def _allowed_library_modules():
+    import ast
+    with open(TRIPWIRE) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == "LIBRARY_ALLOWED":
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def _python_dirs():
+    """Directories the interpreter needs: the venv and the installation it links to."""
+    dirs = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+            os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    dirs.add(os.path.abspath(sys.prefix))
+    keep = []
+    for d in sorted(dirs, key=len):
+        if d.startswith(("/usr/", "/etc/")) or d == "/usr" or any(
+                d == k or d.startswith(k + "/") for k in keep):
+            continue
+        keep.append(d)
+    return keep
+
+
+def _hidden_packages():
+    """Site-packages folders overlaid with an empty tmpfs (their code is not in the sandbox)."""
+    import site
+    names = ("torch", "functorch", "torchgen", "tensorflow", "jax", "cv2", "skimage", "cupy",
+             os.path.join("scipy", "signal"), os.path.join("scipy", "ndimage"))
+    out = []
+    for sp in site.getsitepackages():
+        for n in names:
+            p = os.path.join(sp, n)
+            if os.path.isdir(p):
+                out.append(p)
+    return out
+
+
+def _ancestors(path):
+    parts, out = path.strip("/").split("/"), []
+    for i in range(1, len(parts)):
+        out.append("/" + "/".join(parts[:i]))
+    return out
+
+
+def command(job_dir, limits, uid=None):
+    """The argv that runs the worker on `job_dir` inside the sandbox."""
+    bw = shutil.which("bwrap")
+    argv = [bw, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    as_root = os.geteuid() == 0
+    if not as_root:
+        argv += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for d in ("/lib", "/lib64", "/lib32", "/bin", "/sbin"):
+        if os.path.islink(d):
+            argv += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            argv += ["--ro-bind", d, d]
+    argv += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmpfs_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
+    made = set()
+    for d in _python_dirs():
+        for a in _ancestors(d):
+            if a not in made:
+                argv += ["--perms", "0755", "--dir", a]
+                made.add(a)
+        argv += ["--ro-bind", d, d]
+    for p in _hidden_packages():
+        argv += ["--perms", "0755", "--tmpfs", p]
+    argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", library_dir(), "/opt/grading-lib",
+             "--ro-bind", job_dir, "/job",
+             "--perms", "0755", "--dir", "/home",
+             # as root the run's uid is fresh and bwrap cannot chown the tmpfs to it: sticky 1777
+             "--size", str(limits.tmpfs_mb << 20), "--perms", "1777" if as_root else "0700",
+             "--tmpfs", "/home/student"]
+    argv += ["--chdir", "/home/student", "--clearenv"]
+    env = {"HOME": "/home/student", "PATH": "/usr/local/bin:/usr/bin:/bin",
+           "PYTHONPATH": "/opt/grading-lib", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONNOUSERSITE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+    for k, v in env.items():
+        argv += ["--setenv", k, v]
+    python = os.path.join(os.path.abspath(sys.prefix), "bin", "python")
+    if not os.path.exists(python):
+        python = sys.executable
+    argv += [shutil.which("prlimit") or "/usr/bin/prlimit",
+             f"--as={limits.memory_mb << 20}", f"--cpu={limits.cpu_s}",
+             f"--fsize={limits.fsize_mb << 20}", f"--nofile={limits.nofile}", "--core=0"]
+    if as_root:
+        argv += [f"--nproc={limits.nproc}", "--"]
+        uid = uid or (200000 + secrets.randbelow(1 << 30))
+        argv += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}",
+                 f"--regid={uid}", "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
+                 "--no-new-privs", "--"]
+    else:
+        argv += ["--"]
+    argv += [python, "-s", "/job/worker.py"]
+    return argv
+
+
+# ----------------------------------------------------------------------------- availability
+_AVAILABLE = None
+
+
+def check_available():
+    """Raise SandboxUnavailable (with what to do) unless a sandboxed Python runs here."""
+    global _AVAILABLE
+    if _AVAILABLE is True:
+        return
+    if _AVAILABLE is not None:
+        raise SandboxUnavailable(_AVAILABLE)
+    how = ("Grading runs student code only inside the sandbox, so it stopped. Grade on Linux "
+           "with bubblewrap installed (Debian/Ubuntu: `apt-get install bubblewrap`; it needs "
+           "namespaces: run as root, or enable unprivileged user namespaces), with `prlimit` "
+           "and `setpriv` (util-linux). Nothing was graded without the sandbox.")
+    reason = None
+    if platform.system() != "Linux":
+        reason = f"this is {platform.system()}, and the sandbox needs Linux namespaces."
+    else:
+        for tool in ("bwrap", "prlimit") + (("setpriv",) if os.geteuid() == 0 else ()):
+            if not shutil.which(tool):
+                reason = f"`{tool}` was not found on PATH."
+                break
+    if reason is None:
+        job = tempfile.mkdtemp(prefix="grading-probe-")
+        try:
+            os.chmod(job, 0o755)
+            with open(os.path.join(job, "worker.py"), "w") as f:
+                f.write("import os, numpy\nprint('sandbox-ok', os.getuid())\n")
+            os.chmod(os.path.join(job, "worker.py"), 0o644)
+            proc = subprocess.run(command(job, Limits()), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=60)
+            out = proc.stdout.decode(errors="replace")
+            if proc.returncode != 0 or "sandbox-ok" not in out:
+                reason = ("a test run of the sandbox failed: " +
+                          (proc.stderr.decode(errors="replace").strip()[-500:] or out[-500:]))
+        except (OSError, subprocess.SubprocessError) as exc:
+            reason = f"a test run of the sandbox failed: {exc}"
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+    if reason:
+        _AVAILABLE = f"The grading sandbox cannot be set up: {reason} {how}"
+        raise SandboxUnavailable(_AVAILABLE)
+    _AVAILABLE = True
+
+
+# ----------------------------------------------------------------------------- running
+@dataclass
+class RunResult:
+    lines: list          # raw result lines (bytes), untrusted
+    wall_s: float
+    timed_out: bool
+    overflow: bool       # sent more than limits.result_mb
+    returncode: int
+    stderr: str          # the sandbox's own messages (before the worker took stdio over)
+
+
+def run(job_dir, limits):
+    """Run the worker on job_dir (already filled) in the sandbox; collect what it sends."""
+    shutil.copy(WORKER, os.path.join(job_dir, "worker.py"))
+    os.chmod(os.path.join(job_dir, "worker.py"), 0o644)
+    argv = command(job_dir, limits)
+    t0 = time.monotonic()
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                            start_new_session=True)
+    cap = limits.result_mb << 20
+    buf, total, timed_out, overflow = bytearray(), 0, False, False
+    fd = proc.stdout.fileno()
+    deadline = t0 + limits.wall_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        r, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not r:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > cap:
+            overflow = True
+            break
+        buf += chunk
+    if timed_out or overflow:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    proc.stdout.close()
+    try:
+        rc = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        rc = proc.wait()
+    err.seek(0)
+    stderr = err.read(20000).decode(errors="replace")
+    err.close()
+    lines = bytes(buf).split(b"\n")
+    return RunResult(lines, time.monotonic() - t0, timed_out, overflow, rc, stderr)
+
+
+def describe():
+    return asdict(Limits())

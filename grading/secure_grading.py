@@ -1,0 +1,216 @@
+"""Sandboxed, parallel autograding inside plain `nbgrader autograde` (instructor only).
+
+`SandboxedExecute` replaces nbgrader's `Execute` in ../nbgrader_config.py, so every
+`nbgrader autograde` run gets it. For each notebook it
+
+- builds a job from the sanitised notebook (grading.judge: hidden tests read as data, inputs
+  computed here), runs the student's code in the sandbox (grading.sandbox), and writes every
+  cell's outputs, the test cells' from the trusted judge;
+- stops, with a message saying why, when the sandbox cannot be set up (never grades unsandboxed);
+- fans out: on the first notebook of an assignment it sanitises every other submission of the
+  run the same way nbgrader will and submits their jobs to a `concurrent.futures.Executor`
+  (threads by default; each job's work is a sandboxed subprocess), logging progress with an ETA.
+  nbgrader then walks the class one notebook at a time as usual, each time taking the finished
+  result whose job is identical to what it would run (keyed by a hash of the job), or running
+  the job itself when there is none. The gradebook is written by nbgrader alone, serially.
+
+Scaling out: `executor` may name a factory "module:function" returning any Executor, e.g. a Dask
+`distributed.Client(...).get_executor()`; jobs are plain picklable data (see grade_job).
+"""
+import concurrent.futures as cf
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Float, Integer, Unicode
+
+from . import judge, sandbox
+
+
+# ----------------------------------------------------------------------------- one job
+def _job_key(nb_dict, sub_dir):
+    h = hashlib.sha256()
+    for cell in nb_dict.get("cells", []):
+        h.update(json.dumps([cell.get("cell_type"), cell.get("source"),
+                             (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")],
+                            sort_keys=True).encode())
+    for rel in judge.submission_files(sub_dir):
+        h.update(rel.encode())
+        with open(os.path.join(sub_dir, rel), "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def grade_job(nb_json, sub_dir, limits_dict):
+    """Grade one notebook (JSON text) -> {'nb': graded notebook JSON, 'verdicts', 'wall_s', 'info'}.
+
+    Plain data in, plain data out: this is what an executor (threads, processes, Dask) runs.
+    """
+    sandbox.check_available()
+    limits = sandbox.Limits(**limits_dict)
+    nb = nbformat.reads(nb_json, as_version=4)
+    files = judge.submission_files(sub_dir)
+    job, plan = judge.make_job(nb, limits.for_job(), files)
+    tmp = tempfile.mkdtemp(prefix="grading-job-")
+    try:
+        judge.write_job(tmp, job, plan, sub_dir, files)
+        res = sandbox.run(tmp, limits)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    parsed = judge.parse_records(res.lines)
+    info = None
+    if res.timed_out:
+        info = f"the notebook ran longer than the time limit of {limits.wall_s:g} s"
+    elif res.overflow:
+        info = f"the notebook sent back more than {limits.result_mb} MB"
+    elif not parsed["done"]:
+        info = "the notebook's process ended early"
+    verdicts = judge.fill_notebook(nb, plan, parsed, info)
+    return {"nb": nbformat.writes(nb), "verdicts": verdicts, "wall_s": res.wall_s, "info": info,
+            "sandbox_stderr": ((parsed.get("fatal") or "") + res.stderr[-2000:])
+            if not parsed["done"] else ""}
+
+
+# ----------------------------------------------------------------------------- the fan-out
+class _Pool:
+    """Module-wide: nbgrader builds a new preprocessor instance for every notebook."""
+    lock = threading.Lock()
+    executor = None
+    futures = {}        # job key -> Future
+    started = set()     # (course root, assignment) already fanned out
+    total = done = 0
+    t0 = None
+
+
+def _make_executor(spec, workers):
+    if spec in ("", "threads"):
+        return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grading")
+    if spec == "processes":
+        return cf.ProcessPoolExecutor(max_workers=workers)
+    mod, _, fn = spec.partition(":")
+    return getattr(importlib.import_module(mod), fn)()
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Execute a submission in the sandbox; test cells are decided by the trusted judge."""
+
+    wall_s = Float(300.0, help="Wall-time limit for one notebook, seconds").tag(config=True)
+    cell_timeout = Float(60.0, help="Wall-time limit for one cell, seconds").tag(config=True)
+    case_timeout = Float(20.0, help="Wall-time limit for one graded call, seconds").tag(config=True)
+    memory_mb = Integer(1024, help="Address-space limit per sandboxed process, MB").tag(config=True)
+    executor = Unicode("threads", help="'threads', 'processes' or 'module:factory' returning a "
+                                       "concurrent.futures.Executor").tag(config=True)
+    max_workers = Integer(0, help="Parallel jobs (0: one per CPU core)").tag(config=True)
+    prefetch = Bool(True, help="Grade the rest of the class in parallel").tag(config=True)
+
+    def _limits(self):
+        return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
+                                   case_timeout_s=self.case_timeout,
+                                   memory_mb=self.memory_mb).__dict__)
+
+    def preprocess(self, nb, resources):
+        sandbox.check_available()  # raises SandboxUnavailable: nbgrader stops this notebook
+        info = resources.get("nbgrader", {})
+        sub_dir = resources.get("metadata", {}).get("path") or os.getcwd()
+        nb_json = nbformat.writes(nb)
+        key = _job_key(nbformat.reads(nb_json, as_version=4), sub_dir)
+        if self.prefetch:
+            try:
+                self._fan_out(info)
+            except Exception as exc:  # noqa: BLE001 -- prefetch is an optimisation only
+                self.log.warning("parallel grading unavailable (%s); grading serially", exc)
+        with _Pool.lock:
+            fut = _Pool.futures.pop(key, None)
+        if fut is not None:
+            result = fut.result()
+        else:
+            result = grade_job(nb_json, sub_dir, self._limits())
+        graded = nbformat.reads(result["nb"], as_version=4)
+        for cell, new in zip(nb.cells, graded.cells):
+            if cell.get("cell_type") == "code":
+                cell.outputs = new.outputs
+                cell.execution_count = new.execution_count
+        if result.get("info"):
+            self.log.warning("%s/%s: %s", info.get("student"), info.get("notebook"),
+                             result["info"])
+        if result.get("sandbox_stderr"):
+            self.log.debug("sandbox said: %s", result["sandbox_stderr"])
+        return nb, resources
+
+    # -- parallel prefetch ---------------------------------------------------------------
+    def _fan_out(self, info):
+        converter = getattr(getattr(self, "parent", None), "parent", None)
+        if converter is None or not hasattr(converter, "assignments"):
+            return
+        coursedir = converter.coursedir
+        tag = (coursedir.root, info.get("assignment"), id(converter))
+        with _Pool.lock:
+            if tag in _Pool.started:
+                return
+            _Pool.started.add(tag)
+        todo = []
+        for adir in sorted(converter.assignments):
+            for path in sorted(converter.assignments[adir]):
+                todo.append(path)
+        if len(todo) < 2:
+            return
+        pps = [p for p in converter.sanitize_preprocessors if p.__name__ != "ProgressLog"]
+        jobs = []
+        for path in todo:
+            rel = os.path.relpath(path, coursedir.format_path(coursedir.submitted_directory,
+                                                              ".", "."))
+            parts = rel.split(os.sep)
+            if len(parts) < 3:
+                continue
+            student, assignment, notebook = parts[0], parts[1], os.path.splitext(parts[-1])[0]
+            dest = os.path.join(coursedir.format_path(coursedir.autograded_directory, student,
+                                                      assignment), notebook + ".ipynb")
+            if os.path.exists(dest) and not converter.force:
+                continue  # nbgrader will skip it (or it is the notebook being graded now)
+            try:
+                nb = nbformat.read(path, as_version=4)
+                res = {"nbgrader": {"student": student, "assignment": assignment,
+                                    "notebook": notebook, "db_url": coursedir.db_url},
+                       "unique_key": notebook, "metadata": {"path": os.path.dirname(path)}}
+                for pp in pps:
+                    nb, res = pp(config=converter.config).preprocess(nb, res)
+                nb_json = nbformat.writes(nb)
+            except Exception as exc:  # noqa: BLE001 -- nbgrader will report it itself
+                self.log.debug("not prefetching %s: %s", path, exc)
+                continue
+            sub_dir = os.path.dirname(path)
+            jobs.append((_job_key(nbformat.reads(nb_json, as_version=4), sub_dir), nb_json,
+                         sub_dir, f"{student}/{assignment}/{notebook}"))
+        if not jobs:
+            return
+        workers = self.max_workers or os.cpu_count() or 1
+        with _Pool.lock:
+            if _Pool.executor is None:
+                _Pool.executor = _make_executor(self.executor, workers)
+            _Pool.total += len(jobs)
+            _Pool.t0 = _Pool.t0 or time.monotonic()
+        self.log.info("grading %d notebooks in parallel (%d workers, sandboxed)", len(jobs),
+                      workers)
+        limits = self._limits()
+        for key, nb_json, sub_dir, label in jobs:
+            fut = _Pool.executor.submit(grade_job, nb_json, sub_dir, limits)
+            fut.add_done_callback(lambda f, label=label: self._progress(label))
+            with _Pool.lock:
+                _Pool.futures.setdefault(key, fut)
+
+    def _progress(self, label):
+        with _Pool.lock:
+            _Pool.done += 1
+            done, total = _Pool.done, _Pool.total
+            elapsed = time.monotonic() - _Pool.t0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate else 0.0
+        self.log.info("graded %d of %d notebooks in the sandbox (%.1f/s, ETA %d:%02d): %s",
+                      done, total, rate, int(eta) // 60, int(eta) % 60, label)

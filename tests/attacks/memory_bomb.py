@@ -1,0 +1,12 @@
+"""Fault: a memory bomb in batchnorm_backward (only its test may be lost).
+
+assignment: batchnorm
+loses: test_bn_backward test_spatial_bn_backward
+feedback: out of memory
+"""
+
+
+def batchnorm_backward(dout, cache):
+    hog = []
+    while True:
+        hog.append(bytearray(64 << 20))
