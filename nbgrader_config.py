@@ -1,6 +1,6 @@
 """nbgrader configuration: this repository is the course directory.
 
-Run every instructor command from the repository root (docs/GRADING.md walks through them):
+Run every instructor command from the repository root (the README's Grading section walks through them):
 solutions/<assignment>/ is nbgrader's source (reference solutions and hidden tests; instructor
 only), assignments/<assignment>/ its release (generated, committed, what students get);
 submitted/, autograded/, feedback/, downloaded/ and gradebook.db are student data and stay out
