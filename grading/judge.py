@@ -109,32 +109,37 @@ def is_autograded_test(cell):
 # ----------------------------------------------------------------------------- inputs
 _CACHE_LOCK = threading.Lock()
 _INPUTS, _EXPECTED = {}, {}
+_KEY_LOCKS = {}
 
 
 def _key(name, case):
     return name + ":" + json.dumps(case, sort_keys=True)
 
 
+def _memo(table, tag, k, compute):
+    """table[k], computed once per process even when several grading threads ask at once."""
+    with _CACHE_LOCK:
+        if k in table:
+            return table[k]
+        lock = _KEY_LOCKS.setdefault((tag, k), threading.Lock())
+    with lock:
+        with _CACHE_LOCK:
+            if k in table:
+                return table[k]
+        value = compute()
+        with _CACHE_LOCK:
+            table[k] = value
+            _KEY_LOCKS.pop((tag, k), None)
+        return value
+
+
 def inputs_for(name, case):
-    k = _key(name, case)
-    with _CACHE_LOCK:
-        if k in _INPUTS:
-            return _INPUTS[k]
-    inp = _cases.build(name, case)
-    with _CACHE_LOCK:
-        _INPUTS.setdefault(k, inp)
-        return _INPUTS[k]
+    return _memo(_INPUTS, "in", _key(name, case), lambda: _cases.build(name, case))
 
 
 def expected_for(name, case, inputs):
-    k = _key(name, case)
-    with _CACHE_LOCK:
-        if k in _EXPECTED:
-            return _EXPECTED[k]
-    want = _cases.expected(name, case, inputs)
-    with _CACHE_LOCK:
-        _EXPECTED.setdefault(k, want)
-        return _EXPECTED[k]
+    return _memo(_EXPECTED, "exp", _key(name, case),
+                 lambda: _cases.expected(name, case, inputs))
 
 
 def write_inputs(folder, inputs):
@@ -202,15 +207,54 @@ def _key_hash(name, case):
     return hashlib.sha256(_key(name, case).encode()).hexdigest()[:24]
 
 
-def write_job(job_dir, job, plan, submission_dir=None, submission_files=()):
-    os.makedirs(job_dir, exist_ok=True)
-    os.chmod(job_dir, 0o755)
+def plan_inputs(plan):
+    """{folder name: (name, case)} of every graded call's inputs in a plan."""
+    out = {}
     for calls in (p["calls"] for p in plan.values()):
         for name, case_list in calls:
             for case in case_list:
-                folder = os.path.join(job_dir, "inputs", _key_hash(name, case))
-                if not os.path.exists(folder):
-                    write_inputs(folder, inputs_for(name, case))
+                out.setdefault(_key_hash(name, case), (name, case))
+    return out
+
+
+_SHARED_LOCK = threading.Lock()
+_SHARED = {}  # signature of an input set -> folder (trusted, written once per process)
+
+
+def shared_inputs(plan):
+    """A folder holding the inputs of every graded call in `plan`, written once per process and
+    shared (read-only) by every job with the same hidden cases: every student of an assignment.
+    It holds inputs only (never expected outputs), exactly what each job's own copy held."""
+    need = plan_inputs(plan)
+    sig = hashlib.sha256(json.dumps(sorted(need)).encode()).hexdigest()[:24]
+    with _SHARED_LOCK:
+        entry = _SHARED.setdefault(sig, {"lock": threading.Lock(), "dir": None})
+    with entry["lock"]:
+        if entry["dir"] is None or not os.path.isdir(entry["dir"]):
+            import atexit
+            import shutil
+            import tempfile
+            d = tempfile.mkdtemp(prefix="grading-inputs-")
+            for folder, (name, case) in sorted(need.items()):
+                write_inputs(os.path.join(d, folder), inputs_for(name, case))
+            os.chmod(d, 0o755)
+            atexit.register(shutil.rmtree, d, True)
+            entry["dir"] = d
+        return entry["dir"]
+
+
+def write_job(job_dir, job, plan, submission_dir=None, submission_files=(), inputs_dir=None):
+    """Fill job_dir for the worker. With inputs_dir (see shared_inputs) the inputs are not
+    copied: job_dir/inputs is left empty, for the sandbox to bind inputs_dir over it."""
+    os.makedirs(job_dir, exist_ok=True)
+    os.chmod(job_dir, 0o755)
+    if inputs_dir is None:
+        for folder, (name, case) in plan_inputs(plan).items():
+            path = os.path.join(job_dir, "inputs", folder)
+            if not os.path.exists(path):
+                write_inputs(path, inputs_for(name, case))
+    else:
+        os.makedirs(os.path.join(job_dir, "inputs"), exist_ok=True)
     if os.path.isdir(os.path.join(job_dir, "inputs")):
         os.chmod(os.path.join(job_dir, "inputs"), 0o755)
     sub = os.path.join(job_dir, "submission")

@@ -99,6 +99,8 @@ def library_dir():
                 os.chmod(os.path.join(root, x), 0o755)
             for x in files:
                 os.chmod(os.path.join(root, x), 0o644)
+        import atexit
+        atexit.register(shutil.rmtree, d, True)
         _LIB_DIR = d
         return d
 
@@ -148,8 +150,9 @@ def _ancestors(path):
     return out
 
 
-def command(job_dir, limits, uid=None):
-    """The argv that runs the worker on `job_dir` inside the sandbox."""
+def command(job_dir, limits, uid=None, inputs_dir=None):
+    """The argv that runs the worker on `job_dir` inside the sandbox (with `inputs_dir`, a
+    read-only folder of graded-call inputs shared by many jobs, bound at /job/inputs)."""
     bw = shutil.which("bwrap")
     argv = [bw, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
@@ -174,7 +177,10 @@ def command(job_dir, limits, uid=None):
     for p in _hidden_packages():
         argv += ["--perms", "0755", "--tmpfs", p]
     argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", library_dir(), "/opt/grading-lib",
-             "--ro-bind", job_dir, "/job",
+             "--ro-bind", job_dir, "/job"]
+    if inputs_dir is not None:
+        argv += ["--ro-bind", inputs_dir, "/job/inputs"]
+    argv += [
              "--perms", "0755", "--dir", "/home",
              # as root the run's uid is fresh and bwrap cannot chown the tmpfs to it: sticky 1777
              "--size", str(limits.tmpfs_mb << 20), "--perms", "1777" if as_root else "0700",
@@ -262,11 +268,11 @@ class RunResult:
     stderr: str          # the sandbox's own messages (before the worker took stdio over)
 
 
-def run(job_dir, limits):
+def run(job_dir, limits, inputs_dir=None):
     """Run the worker on job_dir (already filled) in the sandbox; collect what it sends."""
     shutil.copy(WORKER, os.path.join(job_dir, "worker.py"))
     os.chmod(os.path.join(job_dir, "worker.py"), 0o644)
-    argv = command(job_dir, limits)
+    argv = command(job_dir, limits, inputs_dir=inputs_dir)
     t0 = time.monotonic()
     err = tempfile.TemporaryFile()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,

@@ -58,10 +58,11 @@ def grade_job(nb_json, sub_dir, limits_dict):
     nb = nbformat.reads(nb_json, as_version=4)
     files = judge.submission_files(sub_dir)
     job, plan = judge.make_job(nb, limits.for_job(), files)
+    inputs_dir = judge.shared_inputs(plan)  # written once, shared read-only by every student
     tmp = tempfile.mkdtemp(prefix="grading-job-")
     try:
-        judge.write_job(tmp, job, plan, sub_dir, files)
-        res = sandbox.run(tmp, limits)
+        judge.write_job(tmp, job, plan, sub_dir, files, inputs_dir=inputs_dir)
+        res = sandbox.run(tmp, limits, inputs_dir=inputs_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     parsed = judge.parse_records(res.lines)
@@ -145,6 +146,15 @@ class SandboxedExecute(NbGraderPreprocessor):
         return nb, resources
 
     # -- parallel prefetch ---------------------------------------------------------------
+    def _workers(self):
+        return self.max_workers or os.cpu_count() or 1
+
+    def _pool(self):
+        with _Pool.lock:
+            if _Pool.executor is None:
+                _Pool.executor = _make_executor(self.executor, self._workers())
+            return _Pool.executor
+
     def _fan_out(self, info):
         converter = getattr(getattr(self, "parent", None), "parent", None)
         if converter is None or not hasattr(converter, "assignments"):
@@ -162,8 +172,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         if len(todo) < 2:
             return
         pps = [p for p in converter.sanitize_preprocessors if p.__name__ != "ProgressLog"]
-        jobs = []
-        for path in todo:
+        limits, started, n = self._limits(), False, 0
+        for path in todo:  # each job is submitted as soon as it is prepared
             rel = os.path.relpath(path, coursedir.format_path(coursedir.submitted_directory,
                                                               ".", "."))
             parts = rel.split(os.sep)
@@ -186,24 +196,24 @@ class SandboxedExecute(NbGraderPreprocessor):
                 self.log.debug("not prefetching %s: %s", path, exc)
                 continue
             sub_dir = os.path.dirname(path)
-            jobs.append((_job_key(nbformat.reads(nb_json, as_version=4), sub_dir), nb_json,
-                         sub_dir, f"{student}/{assignment}/{notebook}"))
-        if not jobs:
-            return
-        workers = self.max_workers or os.cpu_count() or 1
-        with _Pool.lock:
-            if _Pool.executor is None:
-                _Pool.executor = _make_executor(self.executor, workers)
-            _Pool.total += len(jobs)
-            _Pool.t0 = _Pool.t0 or time.monotonic()
-        self.log.info("grading %d notebooks in parallel (%d workers, sandboxed)", len(jobs),
-                      workers)
-        limits = self._limits()
-        for key, nb_json, sub_dir, label in jobs:
-            fut = _Pool.executor.submit(grade_job, nb_json, sub_dir, limits)
+            key = _job_key(nbformat.reads(nb_json, as_version=4), sub_dir)
+            label = f"{student}/{assignment}/{notebook}"
+            with _Pool.lock:
+                if key in _Pool.futures:
+                    continue
+                _Pool.total += 1
+                _Pool.t0 = _Pool.t0 or time.monotonic()
+            if not started:
+                started = True
+                self.log.info("grading the other notebooks in parallel (%d workers, sandboxed)",
+                              self._workers())
+            fut = self._pool().submit(grade_job, nb_json, sub_dir, limits)
             fut.add_done_callback(lambda f, label=label: self._progress(label))
             with _Pool.lock:
                 _Pool.futures.setdefault(key, fut)
+            n += 1
+        if n:
+            self.log.info("%d notebooks queued for sandboxed grading", n)
 
     def _progress(self, label):
         with _Pool.lock:
