@@ -8,15 +8,29 @@ Every layer follows the one contract of the course: ``<layer>_forward(...) -> (o
 
 and a configuration whose windows do not tile the input raises ValueError instead of cropping.
 
-Speed comes from one idea: a Python loop only over the HH*WW kernel offsets. For a fixed offset
-(i, j) the pixels that offset reads, one per output position, form a strided *view* of the input,
-so each loop step is a single NumPy slice copy (``im2col``) or slice-add (``col2im``); the
-convolution itself is then one matrix multiply.
+Where the speed comes from (each idea is explained again where it is used):
+- im2col: a Python loop only over the HH*WW kernel offsets. For a fixed offset (i, j) the pixels it
+  reads, one per output position, form a strided *view* of the input, so each step is one slice copy
+  (``im2col``) or slice-add (``col2im``); the convolution is then a matrix multiply (GEMM) per image.
+  This general path handles every stride, padding and dilation.
+- Fewer multiplies: 3x3 stride-1 layers use Winograd's F(2x2, 3x3) (16 multiplies per 2x2 output
+  tile instead of 36); big kernels use the convolution theorem, with small DFTs done as matrix
+  multiplies. ``_conv_method`` says which algorithm a layer gets; all give the same numbers up to rounding.
+- Memory: a few images at a time, so temporaries stay in the CPU cache; scratch buffers reused from
+  call to call (fresh large arrays page-fault); large element-wise passes split over threads (NumPy
+  releases the GIL); layouts that let each GEMM write its result where it belongs.
+- Pooling is a running maximum over strided views (no reductions over tiny axes) and one scatter-add
+  backwards; spatial batch norm works on (N, C, H*W) directly, block by block.
 
 Arithmetic stays in the common dtype of the inputs: float32 in gives float32 out.
 These are the reference implementations; the graded ``*_naive`` versions are written by students.
 """
 from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -67,8 +81,132 @@ def _windows(H_out, W_out, i, j, S, D=1):
 
 
 # ----------------------------------------------------------------------------------------------
+# helpers: chunks and threads
+# ----------------------------------------------------------------------------------------------
+# BLAS runs the matrix multiplies on every core, but NumPy's element-wise loops (copies, additions,
+# maxima) run on one. NumPy releases the GIL inside those loops, though, so plain Python threads, each
+# given its own images, do run them on several cores at once: pooling and batch norm get about 1.7x on
+# 2 cores. Working a few images at a time also keeps temporaries in the CPU cache, and temporaries live
+# in scratch buffers reused from call to call (fresh large arrays page-fault on first touch, which is
+# slow on virtual machines).
+_CHUNK_BYTES = 2 ** 21          # target size of the per-thread temporaries of one chunk (about 2 MB)
+_POOL = None                    # (process id, thread pool), made on first use
+_SCRATCH = threading.local()    # one pool of scratch buffers per thread
+
+
+def _num_threads():
+    """Threads for element-wise loops: the BLAS setting (OMP/OPENBLAS/MKL_NUM_THREADS) if set, else every core."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def _split(n, parts):
+    """Cut range(n) into at most `parts` contiguous slices of nearly equal size."""
+    bounds = np.linspace(0, n, min(n, parts) + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _parts(n, nbytes):
+    """Slices of range(n) for the threads; a single one when the arrays are small (threads cost ~50 us)."""
+    return _split(n, _num_threads() if nbytes >= 4 * _CHUNK_BYTES else 1)
+
+
+def _parallel(fn, items):
+    """[fn(item) for item in items], run on a thread pool when there are several items.
+
+    fn must write only to its own part of any output. Used for a few large element-wise passes
+    (pooling, batch norm, copies); one call per layer, so the ~50 us of thread start-up is noise.
+    """
+    global _POOL
+    items = list(items)
+    if len(items) <= 1 or _num_threads() == 1:
+        return [fn(item) for item in items]
+    # a new pool after a fork (a child process has none of the parent's threads) or when too small
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < len(items):
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(len(items), _num_threads())))
+    return list(_POOL[1].map(fn, items))
+
+
+def _scratch(name, shape, dtype):
+    """A reusable work array for a temporary that never leaves the function that asks for it.
+
+    One buffer per name and thread, grown when needed: large fresh arrays page-fault on first touch
+    (slow on virtual machines), reused ones do not. Contents are whatever was left there.
+    """
+    pool = _SCRATCH.__dict__.setdefault("pool", {})
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if name not in pool or pool[name].nbytes < nbytes:
+        pool[name] = np.empty(max(nbytes, 1), np.uint8)
+    return pool[name][:nbytes].view(dtype).reshape(shape)
+
+
+def _transpose(a, axes, name):
+    """a.transpose(axes) copied into the scratch buffer `name`, split over threads along the first axis."""
+    view = a.transpose(axes)
+    out = _scratch(name, view.shape, a.dtype)
+    _parallel(lambda part: np.copyto(out[part], view[part]), _parts(len(out), out.nbytes))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # im2col / col2im
 # ----------------------------------------------------------------------------------------------
+def _pad(x, P):
+    """Zero-pad the two spatial axes of (N, C, H, W) by P on every side, into a scratch buffer.
+
+    Only for temporaries (no copy at all when P = 0)."""
+    if not P:
+        return x
+    N, C, H, W = x.shape
+    x_pad = _scratch("padded input", (N, C, H + 2 * P, W + 2 * P), x.dtype)
+    x_pad[:, :, :P], x_pad[:, :, P + H:], x_pad[:, :, :, :P], x_pad[:, :, :, P + W:] = 0, 0, 0, 0
+    x_pad[:, :, P:P + H, P:P + W] = x
+    return x_pad
+
+
+def _stretch(x_pad, HH, WW, S, D, H_out, W_out, extra_row=False):
+    """Receptive fields of a padded input as (N, C, HH, WW, H_out, W_out), one slice copy per offset.
+
+    Entry [n, c, i, j, y, x] = x_pad[n, c, y*S + i*D, x*S + j*D]. Keeping the image index n first lets
+    the convolution run one GEMM per image that writes straight into the (N, F, ...) output.
+    With extra_row, returns (N, C*HH*WW + 1, H_out*W_out) instead, the last row all ones.
+    """
+    N, C = x_pad.shape[:2]
+    K = C * HH * WW
+    flat = np.empty((N, K + extra_row, H_out * W_out), dtype=x_pad.dtype)
+    cols = flat[:, :K].reshape(N, C, HH, WW, H_out, W_out)
+
+    def fill(part):
+        for i in range(HH):
+            for j in range(WW):
+                cols[part, :, i, j] = x_pad[part][_windows(H_out, W_out, i, j, S, D)]
+        flat[part, K:] = 1
+
+    _parallel(fill, _parts(N, flat.nbytes))
+    return flat if extra_row else cols
+
+
+def _unstretch(cols, x_shape, S, P, D):
+    """Adjoint of `_stretch` + padding: sum (N, C, HH, WW, H_out, W_out) fields back onto (N, C, H, W)."""
+    N, C, HH, WW, H_out, W_out = cols.shape
+    H, W = x_shape[2:]
+    x_pad = np.empty((N, C, H + 2 * P, W + 2 * P), dtype=cols.dtype)
+
+    def add(part):
+        x_pad[part] = 0
+        for i in range(HH):
+            for j in range(WW):
+                # one offset never hits a pixel twice, so a plain slice-add is safe (no np.add.at)
+                x_pad[part][_windows(H_out, W_out, i, j, S, D)] += cols[part, :, i, j]
+
+    _parallel(add, _parts(N, cols.nbytes))
+    return x_pad[:, :, P:P + H, P:P + W]
+
+
 def im2col(x, HH, WW, stride=1, pad=0, dilation=1):
     """Stretch every receptive field of `x` into a column.
 
@@ -84,13 +222,8 @@ def im2col(x, HH, WW, stride=1, pad=0, dilation=1):
     N, C, H, W = x.shape
     H_out = conv_output_size(H, HH, stride, pad, dilation, name="height")
     W_out = conv_output_size(W, WW, stride, pad, dilation, name="width")
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x.dtype)
-    for i in range(HH):
-        for j in range(WW):
-            # (N, C, H_out, W_out) view -> the (c, n, y, x) block of rows (c, i, j)
-            cols[:, i, j] = x_pad[_windows(H_out, W_out, i, j, stride, dilation)].transpose(1, 0, 2, 3)
-    return cols.reshape(C * HH * WW, N * H_out * W_out)
+    cols = _stretch(_pad(x, pad), HH, WW, stride, dilation, H_out, W_out)   # (N, C, HH, WW, H_out, W_out)
+    return cols.transpose(1, 2, 3, 0, 4, 5).reshape(C * HH * WW, N * H_out * W_out)
 
 
 def col2im(cols, x_shape, HH, WW, stride=1, pad=0, dilation=1):
@@ -113,20 +246,44 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0, dilation=1):
     if cols.shape != expected:
         raise ValueError(f"cols has shape {cols.shape} but x_shape {tuple(x_shape)} with a "
                          f"{HH}x{WW} window needs (C*HH*WW, N*H_out*W_out) = {expected}")
-    cols = cols.reshape(C, HH, WW, N, H_out, W_out)
-    x_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
-    for i in range(HH):
-        for j in range(WW):
-            # one offset never hits a pixel twice, so a plain slice-add is safe (no np.add.at)
-            x_pad[_windows(H_out, W_out, i, j, stride, dilation)] += cols[:, i, j].transpose(1, 0, 2, 3)
-    return x_pad[:, :, pad:pad + H, pad:pad + W]
+    cols = cols.reshape(C, HH, WW, N, H_out, W_out).transpose(3, 0, 1, 2, 4, 5)
+    return _unstretch(cols, (N, C, H, W), stride, pad, dilation)
 
 
 # ----------------------------------------------------------------------------------------------
-# convolution
+# convolution: one public layer, three algorithms
 # ----------------------------------------------------------------------------------------------
+# Where the fast paths start to pay, measured on the 2-core benchmark machine: below these sizes
+# their transforms cost more than the multiplies they save.
+_WINOGRAD_MIN_CHANNELS = 16      # Winograd: enough input channels for its 16 GEMMs to dominate ...
+_WINOGRAD_MIN_WIDTH = 16         # ... and >= 8 tiles per row (each row of tiles carries a spare one)
+_FOURIER_MIN_CHANNELS = 8
+_FOURIER_MIN_KERNEL = 5          # the Fourier path wins for kernels of 5x5 and larger ...
+_FOURIER_MAX_SIZE = 64           # ... on small images (a matrix DFT costs O(L) per point, not O(log L))
+
+
+def _conv_method(x_shape, w_shape, S, P, D):
+    """Which algorithm conv_forward_fast uses: 'winograd', 'fourier' or 'im2col' (the general one).
+
+    - 'winograd': 3x3 filters, stride 1, dilation 1, at least 16 input channels, output width >= 16
+    - 'fourier': stride 1, dilation 1, kernels of 5x5 or larger, at least 8 input channels,
+      padded image at most 64x64
+    - 'im2col': everything else (strides, dilation, few channels, small or big images)
+    """
+    C, H, W = x_shape[1:]
+    HH, WW = w_shape[2:]
+    if S != 1 or D != 1:
+        return "im2col"
+    if HH == WW == 3 and C >= _WINOGRAD_MIN_CHANNELS and W + 2 * P - 2 >= _WINOGRAD_MIN_WIDTH:
+        return "winograd"
+    if (min(HH, WW) >= _FOURIER_MIN_KERNEL and C >= _FOURIER_MIN_CHANNELS
+            and max(H, W) + 2 * P <= _FOURIER_MAX_SIZE):
+        return "fourier"
+    return "im2col"
+
+
 def conv_forward_fast(x, w, b, conv_param):
-    """Convolutional layer (cross-correlation, as every framework computes it) via im2col + matmul.
+    """Convolutional layer (cross-correlation, as every framework computes it).
 
     Inputs:
     - x: (N, C, H, W) images
@@ -135,9 +292,14 @@ def conv_forward_fast(x, w, b, conv_param):
 
     Returns:
     - out: (N, F, H_out, W_out), H_out = (H - D*(HH-1) - 1 + 2P) / S + 1 (W_out likewise)
-    - cache: (x, w, b, conv_param, cols) with cols = im2col(x) of shape (C*HH*WW, N*H_out*W_out)
+    - cache: (x, w, b, conv_param, saved); `saved` is what the chosen algorithm keeps for the
+      backward pass: the stretched fields (N, C*HH*WW, H_out*W_out) for im2col, the transformed
+      filters for Winograd, the spectra of x and w for the Fourier path.
 
-    Computed in the common dtype of x, w and b (all float32 -> float32 throughout).
+    The algorithm is picked from the shapes by `_conv_method` (im2col + one GEMM per image in
+    general; Winograd F(2x2, 3x3) for 3x3 stride-1 layers; the convolution theorem for big kernels).
+    All three give the same numbers up to rounding. Computed in the common dtype of x, w and b
+    (all float32 -> float32 throughout).
     """
     x = check_array(x, "x", ndim=4, shape_hint=_IMAGES)
     w = check_array(w, "w", ndim=4, shape_hint="(F, C, HH, WW)")
@@ -154,10 +316,14 @@ def conv_forward_fast(x, w, b, conv_param):
 
     H_out = conv_output_size(H, HH, S, P, D, name="height")
     W_out = conv_output_size(W, WW, S, P, D, name="width")
-    cols = im2col(x, HH, WW, S, P, D)                       # (C*HH*WW, N*H_out*W_out)
-    out = w.reshape(F, -1) @ cols + b[:, None]              # (F, N*H_out*W_out)
-    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(out), (x, w, b, conv_param, cols)   # (N, F, H_out, W_out)
+    method = _conv_method(x.shape, w.shape, S, P, D)
+    if method == "winograd":
+        out, saved = _winograd_forward(x, w, b, P)
+    elif method == "fourier":
+        out, saved = _fourier_forward(x, w, b, P)
+    else:
+        out, saved = _im2col_forward(x, w, b, S, P, D, H_out, W_out)
+    return out, (x, w, b, conv_param, saved)          # out: (N, F, H_out, W_out)
 
 
 def conv_backward_fast(dout, cache):
@@ -165,26 +331,368 @@ def conv_backward_fast(dout, cache):
 
     Inputs:
     - dout: (N, F, H_out, W_out) upstream gradient
-    - cache: (x, w, b, conv_param, cols) from the forward pass
+    - cache: (x, w, b, conv_param, saved) from the forward pass
 
     Returns dx (N, C, H, W), dw (F, C, HH, WW), db (F,). Every output position shares the same
-    filter, so dw sums all their contributions: one matmul of dout with the stretched fields.
+    filter, so dw sums all their contributions. Each algorithm runs its own forward steps in
+    reverse order, each one transposed.
     """
-    x, w, b, conv_param, cols = cache
+    x, w, b, conv_param, saved = cache
     S, P, D = _read_params(conv_param, "conv_param", ("stride", "pad"), {"dilation": 1})
     F, _, HH, WW = w.shape
     N, _, H, W = x.shape
     H_out = conv_output_size(H, HH, S, P, D, name="height")
     W_out = conv_output_size(W, WW, S, P, D, name="width")
-    dout = _check_dout(dout, (N, F, H_out, W_out))
+    dout = _check_dout(dout, (N, F, H_out, W_out)).astype(x.dtype, copy=False)
 
-    db = dout.sum(axis=(0, 2, 3))                           # (F,)
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)   # (F, N*H_out*W_out), columns as in cols
-    dw = (dout_rows @ cols.T).reshape(w.shape)              # (F, C, HH, WW)
-    dcols = w.reshape(F, -1).T @ dout_rows                  # (C*HH*WW, N*H_out*W_out)
-    dx = col2im(dcols, x.shape, HH, WW, S, P, D)            # (N, C, H, W)
-    return dx, dw, db
+    method = _conv_method(x.shape, w.shape, S, P, D)
+    if method == "winograd":
+        dx, dw = _winograd_backward(dout, x, saved, P)
+    elif method == "fourier":
+        dx, dw = _fourier_backward(dout, x.shape, w.shape, saved, P)
+    else:
+        return _im2col_backward(dout, x.shape, w, saved, S, P, D)
+    return dx, dw, dout.sum(axis=(0, 2, 3))                           # db: (F,)
 
+
+def _im2col_forward(x, w, b, S, P, D, H_out, W_out):
+    """General convolution: stretch the receptive fields, then one (F, C*HH*WW + 1) GEMM per image.
+
+    The "bias trick": each column of receptive field gets an extra entry 1 and the filter matrix the
+    extra column b, so the GEMM adds the bias itself (and the backward GEMM returns db with dw).
+    """
+    N = x.shape[0]
+    F = w.shape[0]
+    K = w[0].size
+    cols = _stretch(_pad(x, P), *w.shape[2:], S, D, H_out, W_out, extra_row=True)
+    cols = cols.reshape(N, K + 1, H_out * W_out)                      # (N, C*HH*WW + 1, H_out*W_out)
+    out = np.matmul(np.hstack([w.reshape(F, K), b[:, None]]), cols)   # (N, F, H_out*W_out)
+    return out.reshape(N, F, H_out, W_out), cols
+
+
+def _im2col_backward(dout, x_shape, w, cols, S, P, D):
+    """Backward of `_im2col_forward`: [dw | db] = dout @ cols^T summed over images, dx = col2im(w^T @ dout)."""
+    N, F, H_out, W_out = dout.shape
+    rows = dout.reshape(N, F, H_out * W_out)
+    dwb = np.matmul(rows, cols.transpose(0, 2, 1)).sum(axis=0)        # (F, C*HH*WW + 1)
+    dcols = np.matmul(w.reshape(F, -1).T, rows)                       # (N, C*HH*WW, H_out*W_out)
+    dx = _unstretch(dcols.reshape(N, *w.shape[1:], H_out, W_out), x_shape, S, P, D)
+    return dx, dwb[:, :-1].reshape(w.shape), dwb[:, -1]
+
+
+# ----------------------------------------------------------------------------------------------
+# Winograd F(2x2, 3x3): 3x3 filters, stride 1
+# ----------------------------------------------------------------------------------------------
+# In 1-D, two outputs of a 3-tap filter g on the inputs d0..d3,
+#     y0 = d0*g0 + d1*g1 + d2*g2,    y1 = d1*g0 + d2*g1 + d3*g2,
+# cost 6 multiplies. Winograd's minimal filtering algorithm F(2, 3) needs 4:
+#     m0 = (d0 - d2)*g0,   m1 = (d1 + d2)*(g0 + g1 + g2)/2,   m2 = (d2 - d1)*(g0 - g1 + g2)/2,   m3 = (d1 - d3)*g2
+#     y0 = m0 + m1 + m2,   y1 = m1 - m2 - m3
+# which is y = A^T [(G g) * (B^T d)] with the three small matrices below (* elementwise). Nesting it
+# over rows and columns gives F(2x2, 3x3): for each 4x4 input tile d (tiles step by 2, so they
+# overlap by 2) the 2x2 output tile is
+#     Y = A^T [(G g G^T) * (B^T d B)] A
+# with 4x4 = 16 multiplies instead of 2x2 outputs x 9 taps = 36. Summed over input channels, the 16
+# elementwise products become 16 matrix multiplies, one per position k of the 4x4 tile:
+#     M[k] (F, tiles) = U[k] (F, C) @ V[k] (C, tiles),   U = G w G^T,  V = B^T d B,
+# so a layer does 2.25x fewer multiply-adds than im2col's single GEMM. B^T and A^T hold only 0 and +-1:
+# the transforms are additions of whole arrays. The filter transform U is tiny (F*C 4x4 matrices).
+_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])   # (4, 4) input tile transform
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])      # (4, 3) filter transform
+_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])                                # (2, 4) output tile transform
+
+
+def _combine(coefs, terms, out):
+    """out = sum_r coefs[r] * terms[r] for coefficients in {-1, 0, 1}: one array add per nonzero term."""
+    plus = [t for c, t in zip(coefs, terms) if c == 1]
+    minus = [t for c, t in zip(coefs, terms) if c == -1]
+    if len(plus) >= 2:
+        np.add(plus[0], plus[1], out=out)
+        plus = plus[2:]
+    elif plus and minus:
+        np.subtract(plus.pop(), minus.pop(0), out=out)
+    elif plus:
+        np.copyto(out, plus.pop())
+    else:
+        np.negative(minus.pop(0), out=out)
+    for t in plus:
+        out += t
+    for t in minus:
+        out -= t
+    return out
+
+
+class _Winograd:
+    """Geometry and the four transform stages of one Winograd call.
+
+    Layout. A 4x4 tile starts at every even row and column of the padded input, so we split the
+    padded input into its four parity planes (even/odd rows x even/odd columns). In plane
+    (r % 2, s % 2), element (r, s) of tile (ty, tx) sits at (ty + r//2, tx + s//2). Each plane
+    stores its rows of K = tw + 1 column pairs flat, so "element (r, s) of every tile" is ONE
+    contiguous slice, shifted by (r//2)*K + s//2: each transform is a few large array additions.
+    Column tx = tw of every tile row is a spare: computed, then thrown away (flat index t = ty*K + tx).
+
+    Work. Images go through `m` at a time, a chunk whose transformed tiles fit in the CPU cache; the
+    scratch buffers are reused for every chunk and every call. The 16 GEMMs of a chunk use BLAS's
+    threads; the transforms (many small array additions) run in the calling thread: splitting them
+    over Python threads cost more than it saved on the 2-core benchmark machine.
+    """
+
+    def __init__(self, x_shape, F, P, dtype):
+        N, C, H, W = x_shape
+        self.N, self.C, self.F, self.P, self.dtype = N, C, F, P, dtype
+        self.H_out, self.W_out = H + 2 * P - 2, W + 2 * P - 2
+        self.th, self.tw = -(-self.H_out // 2), -(-self.W_out // 2)    # 2x2 output tiles (ceil)
+        self.K = self.tw + 1                                           # column pairs per tile row
+        self.L = self.th * self.K                                      # flat tiles per image
+        per_image = 16 * (C + F) * self.L * np.dtype(dtype).itemsize   # bytes of V and M
+        self.m = int(max(1, min(N, _CHUNK_BYTES // per_image)))        # images per chunk
+        # (input slice, plane slice) of the rows and of the columns of each parity
+        self.rows = [self._parity(H, parity) for parity in (0, 1)]
+        self.cols = [self._parity(W, parity) for parity in (0, 1)]
+        self._buffer("Z", (self.m, C, 2, 2, (self.th + 1) * self.K + 1), zero=True)
+
+    def _parity(self, size, parity):
+        first = (parity - self.P) % 2               # first input pixel whose padded index has this parity
+        start = (first + self.P) // 2
+        return slice(first, None, 2), slice(start, start + len(range(first, size, 2)))
+
+    def chunks(self):
+        return [slice(n, min(self.N, n + self.m)) for n in range(0, self.N, self.m)]
+
+    def _buffer(self, name, shape, zero=False):
+        """A scratch array reused across chunks and calls (zeroed only when asked)."""
+        out = _scratch("winograd " + name, shape, self.dtype)
+        if zero:
+            out.fill(0)
+        return out
+
+    # --- forward --------------------------------------------------------------------------------
+    def tiles(self, x):
+        """Input transform: x (m, C, H, W) -> V (16, C, m*L), V[4a + b] = (B^T d B)[a, b] of every tile."""
+        m, C, K, L = x.shape[0], self.C, self.K, self.L
+        flat = (self.th + 1) * K + 1                # +1: the spare column of the last row reads one past
+        Z = self._buffer("Z", (self.m, C, 2, 2, flat))[:m]   # zeroed per call: unwritten entries = padding
+        planes = Z[..., :-1].reshape(m, C, 2, 2, self.th + 1, K)
+        for py, (rows_in, rows_plane) in enumerate(self.rows):
+            for px, (cols_in, cols_plane) in enumerate(self.cols):
+                planes[:, :, py, px, rows_plane, cols_plane] = x[:, :, rows_in, cols_in]
+        # rows: tile row r of every tile = row-parity plane r % 2 shifted by r // 2 row pairs
+        rows = [Z[:, :, r % 2, :, (r // 2) * K:(r // 2) * K + L + 1] for r in range(4)]   # (m, C, 2, L+1)
+        T = self._buffer("T", (4, m, C, 2, L + 1))
+        for a in range(4):
+            _combine(_BT[a], rows, T[a])
+        # columns: tile column s = column-parity plane s % 2 shifted by s // 2 column pairs
+        cols = [T[:, :, :, s % 2, s // 2:s // 2 + L] for s in range(4)]                   # (4, m, C, L)
+        V = self._buffer("V", (4, 4, C, m, L))
+        V_ba = V.transpose(1, 0, 3, 2, 4)                                                # [b][a]: (m, C, L)
+        for b in range(4):
+            _combine(_BT[b], cols, V_ba[b])
+        return V.reshape(16, C, m * L)
+
+    def untile(self, M, bias, out):
+        """Output transform plus bias: M (16, F, m*L) -> out (m, F, H_out, W_out), Y = A^T M A per tile."""
+        m, F, L = out.shape[0], self.F, self.L
+        M = M.reshape(4, 4, F, m, L)                                   # [a, b]
+        # A^T has ones in column 1 only, so adding the bias to M[1, 1] adds it to all 4 outputs
+        M[1, 1] += bias[:, None, None]
+        R = self._buffer("R", (2, 4, F, m, L))
+        for p in range(2):
+            _combine(_AT[p], list(M), R[p])                            # rows: R[p, b] = sum_a AT[p, a] M[a, b]
+        Y = self._buffer("Y", (2, 2, F, m, L))
+        for q in range(2):
+            _combine(_AT[q], [R[:, s] for s in range(4)], Y[:, q])     # columns
+        for p in range(2):
+            for q in range(2):
+                y = Y[p, q].reshape(F, m, self.th, self.K)
+                rows, cols = len(range(p, self.H_out, 2)), len(range(q, self.W_out, 2))
+                out[:, :, p::2, q::2] = y[:, :, :rows, :cols].transpose(1, 0, 2, 3)
+
+    # --- backward: each stage transposed -------------------------------------------------------
+    def untile_adjoint(self, dout):
+        """Transpose of `untile` (bias aside): dout (m, F, H_out, W_out) -> dM (16, F, m*L), dM = A dY A^T."""
+        m, F, L = dout.shape[0], self.F, self.L
+        E = self._buffer("E", (2, 2, F, m, L), zero=True)     # spare tiles stay zero
+        for p in range(2):
+            for q in range(2):
+                rows, cols = len(range(p, self.H_out, 2)), len(range(q, self.W_out, 2))
+                e = E[p, q].reshape(F, m, self.th, self.K)
+                e[:, :, :rows, :cols] = dout[:, :, p::2, q::2].transpose(1, 0, 2, 3)
+        dR = self._buffer("R", (2, 4, F, m, L))
+        for s in range(4):
+            _combine(_AT[:, s], [E[:, 0], E[:, 1]], dR[:, s])
+        dM = self._buffer("M", (4, 4, F, m, L))
+        for a in range(4):
+            _combine(_AT[:, a], [dR[0], dR[1]], dM[a])
+        return dM.reshape(16, F, m * L)
+
+    def tiles_adjoint(self, dV, dx):
+        """Transpose of `tiles`: scatter-add B dV B^T of every tile onto dx (m, C, H, W)."""
+        m, C, K, L = dx.shape[0], self.C, self.K, self.L
+        dV_b = list(dV.reshape(4, 4, C, m, L).transpose(1, 0, 3, 2, 4))   # [b]: (4[a], m, C, L)
+        # columns: tile column s was read from plane s % 2 at shift s // 2, so it goes back there:
+        # the unshifted column (s = parity) is written, the shifted one (s = parity + 2) added
+        dT = self._buffer("T", (4, m, C, 2, L + 1))
+        G = self._buffer("G", (4, m, C, L))
+        for parity in range(2):
+            plane = dT[:, :, :, parity]
+            _combine(_BT[:, parity], dV_b, plane[..., :L])
+            plane[..., L] = 0
+            plane[..., 1:] += _combine(_BT[:, parity + 2], dV_b, G)
+        # rows: tile row r was read from plane r % 2 at shift (r // 2) * K; the same again
+        dZ = self._buffer("dZ", (m, C, 2, 2, (self.th + 1) * K + 1))
+        G = self._buffer("G2", (m, C, 2, L + 1))
+        for parity in range(2):
+            plane = dZ[:, :, parity]
+            _combine(_BT[:, parity], list(dT), plane[..., :L + 1])
+            plane[..., L + 1:] = 0
+            plane[..., K:] += _combine(_BT[:, parity + 2], list(dT), G)
+        planes = dZ[..., :-1].reshape(m, C, 2, 2, self.th + 1, K)
+        for py, (rows_in, rows_plane) in enumerate(self.rows):
+            for px, (cols_in, cols_plane) in enumerate(self.cols):
+                dx[:, :, rows_in, cols_in] = planes[:, :, py, px, rows_plane, cols_plane]
+
+
+def _winograd_filters(w):
+    """U = G w G^T for every filter and channel: (F, C, 3, 3) -> (16, F, C)."""
+    F, C = w.shape[:2]
+    return np.einsum("ai,fcij,bj->abfc", _G, w, _G).reshape(16, F, C).astype(w.dtype)
+
+
+def _winograd_forward(x, w, b, P):
+    """3x3 stride-1 convolution by Winograd F(2x2, 3x3). Returns out (N, F, H_out, W_out) and U (16, F, C)."""
+    N, C = x.shape[:2]
+    F = w.shape[0]
+    wino = _Winograd(x.shape, F, P, x.dtype)
+    U = _winograd_filters(w)                                           # (16, F, C)
+    out = np.empty((N, F, wino.H_out, wino.W_out), dtype=x.dtype)
+    for chunk in wino.chunks():
+        V = wino.tiles(x[chunk])                              # (16, C, m*L)
+        M = np.matmul(U, V, out=wino._buffer("M", (16, F, V.shape[2])))
+        wino.untile(M, b, out[chunk])                         # the 16 GEMMs did all the multiplies
+    return out, U
+
+
+def _winograd_backward(dout, x, U, P):
+    """Backward of `_winograd_forward`: the three stages in reverse, each transposed.
+
+    dM = A dY A^T (output transform transposed); dU = dM V^T and dV = U^T dM (the 16 GEMMs
+    transposed); dx = scatter-add of B dV B^T over the overlapping tiles (input transform
+    transposed); dw = G^T dU G. Equivalently, dx is a full convolution of dout with the filters
+    rotated by 180 degrees. V is recomputed chunk by chunk: as fast as keeping it (4x the input)
+    from the forward pass, and it stays in the cache.
+    """
+    F, C = U.shape[1:]
+    wino = _Winograd(x.shape, F, P, x.dtype)
+    dU = np.zeros((16, F, C), dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    for chunk in wino.chunks():
+        V = wino.tiles(x[chunk])                              # (16, C, m*L)
+        dM = wino.untile_adjoint(dout[chunk])                 # (16, F, m*L)
+        dU += np.matmul(dM, V.transpose(0, 2, 1))                      # (16, F, C)
+        dV = np.matmul(U.transpose(0, 2, 1), dM, out=V)                # (16, C, m*L), in V's memory
+        wino.tiles_adjoint(dV, dx[chunk])
+    dw = np.einsum("ai,abfc,bj->fcij", _G, dU.reshape(4, 4, F, C), _G).astype(x.dtype)
+    return dx, dw
+
+# ----------------------------------------------------------------------------------------------
+# Fourier path: big kernels, stride 1
+# ----------------------------------------------------------------------------------------------
+# Convolution theorem: zero-padded to Lh x Lw = (H + 2P) x (W + 2P), the correlation of each image
+# with each filter becomes a product of their 2-D discrete Fourier transforms, frequency by frequency:
+#     OUT[k] (N, F) = X[k] (N, C) @ conj(Wf[k]) (C, F)      for each of the Lh * (Lw//2 + 1) frequencies k
+# (Lw//2 + 1 columns suffice for real images). A 16x16 image with a 5x5 kernel and P = 2 has 20*11 = 220
+# frequencies, so the GEMMs do 220*4 real multiplies per (n, c, f) instead of 16*16*25 = 6400 direct
+# ones. The transforms are small (20 points), and a 20-point DFT is a 20x20 matrix: done as matrix
+# multiplies they run on BLAS and beat an FFT library one transform at a time. The transform of the
+# zero padding is folded into the DFT matrices (a phase shift), so no padded copy is ever made.
+# The valid outputs never see the circular wrap-around: y + i <= H_out - 1 + HH - 1 = Lh - 1.
+@functools.lru_cache(maxsize=64)
+def _dft_matrices(n, L, shift, dtype):
+    """DFT matrices for signals of length n placed at offset `shift` in a period of L (Q = L//2 + 1).
+
+    Returns (real_to_half (n, 2Q) real, full (L, n) complex, inverse_full (n, L) complex,
+    half_to_real (2Q, n) real); the half spectrum is stored as interleaved (re, im) columns so a real
+    GEMM yields it directly as a complex array.
+    """
+    Q = L // 2 + 1
+    pos = np.arange(n) + shift
+    angle = 2 * np.pi * np.outer(pos, np.arange(L)) / L                  # (n, L)
+    real_to_half = np.empty((n, 2 * Q))
+    real_to_half[:, 0::2], real_to_half[:, 1::2] = np.cos(angle[:, :Q]), -np.sin(angle[:, :Q])
+    full = np.exp(-1j * angle.T)                                        # forward, (L, n)
+    inverse_full = np.exp(1j * angle) / L                               # inverse, (n, L)
+    # a real signal's spectrum pairs k with L - k: count every column of the half twice except 0 and L/2
+    twice = np.where((np.arange(Q) == 0) | (2 * np.arange(Q) == L), 1.0, 2.0)
+    half_to_real = np.empty((2 * Q, n))
+    half_to_real[0::2] = twice[:, None] * np.cos(angle[:, :Q]).T / L
+    half_to_real[1::2] = -twice[:, None] * np.sin(angle[:, :Q]).T / L
+    cplx = np.result_type(dtype, np.complex64)
+    matrices = (real_to_half.astype(dtype), full.astype(cplx), inverse_full.astype(cplx),
+                half_to_real.astype(dtype))
+    for matrix in matrices:
+        matrix.flags.writeable = False          # shared by every call through the cache
+    return matrices
+
+
+def _fourier_transform(a, Lh, Lw, shift, keep=False):
+    """2-D DFT of a (A, B, n, m) real array placed at (shift, shift) in an Lh x Lw period -> (Lh*Q, A, B).
+
+    The result lives in a reused scratch buffer unless keep=True (when it is cached for the backward pass).
+    """
+    A, B, n, m = a.shape
+    real_to_half = _dft_matrices(m, Lw, shift, a.dtype)[0]
+    full = _dft_matrices(n, Lh, shift, a.dtype)[1]
+    Q = real_to_half.shape[1] // 2
+    rows = np.matmul(a.reshape(-1, m), real_to_half, out=_scratch("dft rows", (A * B * n, 2 * Q), a.dtype))
+    rows = _transpose(rows.view(full.dtype).reshape(A, B, n, Q), (2, 3, 0, 1), "dft rows T")  # (n, Q, A, B)
+    spectrum = np.empty((Lh, Q * A * B), full.dtype) if keep else _scratch("dft out", (Lh, Q * A * B), full.dtype)
+    np.matmul(full, rows.reshape(n, -1), out=spectrum)                          # along the height
+    return spectrum.reshape(-1, A, B)
+
+
+def _fourier_inverse(spectrum, Lh, Lw, n, m, shift):
+    """Inverse of `_fourier_transform` keeping rows and columns shift .. shift+n-1 / +m-1 -> (A, B, n, m)."""
+    _, A, B = spectrum.shape
+    real = np.finfo(spectrum.dtype).dtype                               # complex64 -> float32
+    inverse_full = _dft_matrices(n, Lh, shift, real)[2]
+    half_to_real = _dft_matrices(m, Lw, shift, real)[3]
+    Q = half_to_real.shape[0] // 2
+    rows = np.matmul(inverse_full, spectrum.reshape(Lh, -1), out=_scratch("idft rows", (n, Q * A * B), spectrum.dtype))
+    rows = _transpose(rows.reshape(n, Q, A, B), (2, 3, 0, 1), "idft rows T")   # (A, B, n, Q)
+    return (rows.view(real).reshape(-1, 2 * Q) @ half_to_real).reshape(A, B, n, m)
+
+
+def _fourier_forward(x, w, b, P):
+    """Stride-1 convolution through the convolution theorem. Returns out and (X, Wf) for the backward pass."""
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    Lh, Lw = H + 2 * P, W + 2 * P
+    X = _fourier_transform(x, Lh, Lw, P, keep=True)                     # (Q, N, C), Q = Lh*(Lw//2 + 1)
+    Wf = _fourier_transform(w, Lh, Lw, 0, keep=True)                    # (Q, F, C)
+    OUT = np.matmul(X, Wf.conj().transpose(0, 2, 1),                    # (Q, N, F): one GEMM per frequency
+                    out=_scratch("fourier product", (X.shape[0], N, F), X.dtype))
+    out = _fourier_inverse(OUT, Lh, Lw, Lh - HH + 1, Lw - WW + 1, 0)    # (N, F, H_out, W_out)
+    out += b[:, None, None]
+    return out, (X, Wf)
+
+
+def _fourier_backward(dout, x_shape, w_shape, saved, P):
+    """Backward of `_fourier_forward`, all in the frequency domain.
+
+    The adjoint of correlating with w is convolving with w, which multiplies by Wf (not its conjugate):
+    dX[k] = D[k] @ Wf[k]; dw is the correlation of x with dout: dWf[k] = D[k]^H @ X[k].
+    """
+    X, Wf = saved
+    N, C, H, W = x_shape
+    F, _, HH, WW = w_shape
+    Lh, Lw = H + 2 * P, W + 2 * P
+    D = _fourier_transform(dout, Lh, Lw, 0)                             # (Q, N, F)
+    dX = np.matmul(D, Wf, out=_scratch("fourier product", X.shape, X.dtype))
+    dx = _fourier_inverse(dX, Lh, Lw, H, W, P)                          # (N, C, H, W)
+    D_H = np.conjugate(D, out=_scratch("fourier product", D.shape, D.dtype)).transpose(0, 2, 1)
+    dw = _fourier_inverse(np.matmul(D_H, X), Lh, Lw, HH, WW, 0)         # (F, C, HH, WW)
+    return dx, dw
 
 # ----------------------------------------------------------------------------------------------
 # pooling
@@ -198,11 +706,44 @@ def _pool_setup(x, pool_param):
     return x, (PH, PW, S), (H_out, W_out)
 
 
-def _blocks(x, PH, PW):
-    """Non-overlapping windows (stride == window) as (N, C, H_out, W_out, PH*PW): a pure reshape."""
-    N, C, H, W = x.shape
-    blocks = x.reshape(N, C, H // PH, PH, W // PW, PW).transpose(0, 1, 2, 4, 3, 5)
-    return blocks.reshape(N, C, H // PH, W // PW, PH * PW)
+def _plane_shape(x_shape, S):
+    N, C, H, W = x_shape
+    return (S, S, N, C, -(-H // S), -(-W // S))
+
+
+def _phase_planes(x, S, name="phase planes"):
+    """Split x (N, C, H, W) into its S*S phase planes: planes[a, b] = x[:, :, a::S, b::S].
+
+    Offset (i, j) of every stride-S window is then the slice of plane (i % S, j % S) shifted by
+    (i // S, j // S), whose rows are contiguous: the strided reads happen once, in this copy.
+    Planes are padded to a common size ceil(H/S) x ceil(W/S); the padding is never read.
+    """
+    planes = _scratch(name, _plane_shape(x.shape, S), x.dtype)          # a temporary
+    for a in range(S):
+        for b in range(S):
+            part = x[:, :, a::S, b::S]
+            planes[a, b, :, :, :part.shape[2], :part.shape[3]] = part
+    return planes
+
+
+def _plane_window(planes, i, j, S, H_out, W_out):
+    """Offset (i, j) of every window, (N, C, H_out, W_out), as a view of the phase planes."""
+    return planes[i % S, j % S, :, :, i // S:i // S + H_out, j // S:j // S + W_out]
+
+
+def _max_pool_part(x, out, switches, PH, PW, S):
+    """Running maximum over the PH*PW window offsets of x (a few images) into out and switches."""
+    H_out, W_out = out.shape[2:]
+    planes = _phase_planes(x, S) if S > 1 else x[None, None]
+    np.copyto(out, _plane_window(planes, 0, 0, S, H_out, W_out))
+    switches.fill(0)
+    better = _scratch("pool better", out.shape, bool)
+    for k in range(1, PH * PW):
+        window = _plane_window(planes, *divmod(k, PW), S, H_out, W_out)
+        np.greater(window, out, out=better)       # strict: a later equal value does not steal the switch
+        np.maximum(out, window, out=out)
+        # switches only ever hold offsets < k, so "k where better" is a maximum (no slow masked copy)
+        np.maximum(switches, better * switches.dtype.type(k), out=switches)
 
 
 def max_pool_forward_fast(x, pool_param):
@@ -216,22 +757,34 @@ def max_pool_forward_fast(x, pool_param):
     - out: (N, C, H_out, W_out), H_out = (H - PH) / S + 1, W_out = (W - PW) / S + 1
     - cache: (x.shape, switches, pool_param); switches (N, C, H_out, W_out) holds, for every output,
       the offset k = i*PW + j of the winning pixel inside its window (the first one on ties)
+
+    A running maximum over the PH*PW window offsets: offset (i, j) of every window at once is one
+    view of x (of its stride phase planes when S > 1), so each step is one np.maximum over whole
+    arrays; a reduction over a tiny trailing axis of size PH*PW would be many times slower.
+    Images are split over threads.
     """
     x, (PH, PW, S), (H_out, W_out) = _pool_setup(x, pool_param)
-    if PH == PW == S:
-        # tiling windows: gather each window on the last axis; argmax keeps the first max on ties
-        blocks = _blocks(x, PH, PW)                                        # (N, C, H_out, W_out, PH*PW)
-        switches = blocks.argmax(axis=-1)
-        out = np.take_along_axis(blocks, switches[..., None], axis=-1)[..., 0]
-    else:
-        out = x[_windows(H_out, W_out, 0, 0, S)].copy()                    # (N, C, H_out, W_out)
-        switches = np.zeros(out.shape, dtype=np.intp)
-        for k in range(1, PH * PW):
-            window = x[_windows(H_out, W_out, *divmod(k, PW), S)]
-            better = window > out          # strict: a later equal value does not steal the switch
-            switches[better] = k
-            np.maximum(out, window, out=out)
+    out = np.empty(x.shape[:2] + (H_out, W_out), dtype=x.dtype)
+    switches = np.empty(out.shape, dtype=np.uint8 if PH * PW <= 255 else np.int32)   # 1 byte each
+    _parallel(lambda part: _max_pool_part(x[part], out[part], switches[part], PH, PW, S),
+              _parts(x.shape[0], x.nbytes))
     return out, (x.shape, switches, pool_param)
+
+
+def _max_pool_backward_part(dout, switches, dx, PH, PW, S):
+    """Scatter-add dout of a few images to the winning pixels, into dx (zeroed here)."""
+    n, C, H_out, W_out = dout.shape
+    H, W = dx.shape[2:]
+    # flat index in dx of each winner: the offset of the winner in its window, plus the
+    # window's top-left corner (image and channel, row, column)
+    offset = np.array([i * W + j for i in range(PH) for j in range(PW)])
+    index = _scratch("pool index", (n * C, H_out, W_out), np.intp)   # (n*C, H_out, W_out)
+    np.take(offset, switches.reshape(index.shape), out=index)
+    index += (np.arange(n * C) * (H * W))[:, None, None]
+    index += (np.arange(H_out) * (S * W))[:, None]
+    index += np.arange(W_out) * S
+    dx.fill(0)
+    np.add.at(dx.reshape(-1), index.reshape(-1), dout.reshape(-1))
 
 
 def max_pool_backward_fast(dout, cache):
@@ -239,14 +792,16 @@ def max_pool_backward_fast(dout, cache):
 
     Inputs: dout (N, C, H_out, W_out); cache (x_shape, switches, pool_param).
     Returns dx: (N, C, H, W); a pixel that wins several overlapping windows collects all their gradients.
+
+    One scatter-add of the N*C*H_out*W_out gradients to their winners' flat indices (np.add.at sums
+    the collisions of overlapping windows); split over threads by images.
     """
     x_shape, switches, pool_param = cache
     PH, PW, S = _read_params(pool_param, "pool_param", ("pool_height", "pool_width", "stride"))
     dout = _check_dout(dout, switches.shape)
-    H_out, W_out = switches.shape[2:]
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for k in range(PH * PW):
-        dx[_windows(H_out, W_out, *divmod(k, PW), S)] += dout * (switches == k)
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    _parallel(lambda part: _max_pool_backward_part(dout[part], switches[part], dx[part], PH, PW, S),
+              _parts(dout.shape[0], dx.nbytes))
     return dx
 
 
@@ -257,13 +812,10 @@ def avg_pool_forward_fast(x, pool_param):
     Returns out (N, C, H_out, W_out) with H_out = (H - PH) / S + 1, and cache (x.shape, pool_param).
     """
     x, (PH, PW, S), (H_out, W_out) = _pool_setup(x, pool_param)
-    if PH == PW == S:
-        out = _blocks(x, PH, PW).mean(axis=-1)
-    else:
-        out = np.zeros((x.shape[0], x.shape[1], H_out, W_out), dtype=x.dtype)
-        for k in range(PH * PW):
-            out += x[_windows(H_out, W_out, *divmod(k, PW), S)]
-        out /= PH * PW
+    out = x[_windows(H_out, W_out, 0, 0, S)].copy()                    # (N, C, H_out, W_out)
+    for k in range(1, PH * PW):
+        out += x[_windows(H_out, W_out, *divmod(k, PW), S)]
+    out /= PH * PW
     return out, (x.shape, pool_param)
 
 
@@ -287,6 +839,38 @@ def avg_pool_backward_fast(dout, cache):
 # ----------------------------------------------------------------------------------------------
 # batch normalisation
 # ----------------------------------------------------------------------------------------------
+def _bn_params(x, gamma, beta, bn_param, what):
+    """Check gamma, beta and bn_param against the D features of x; cast to the common dtype.
+
+    Returns x, gamma, beta, mode, eps, momentum, running_mean, running_var (the last two (D,)).
+    """
+    D = x.shape[1]
+    gamma = check_array(gamma, "gamma", ndim=1, shape_hint="(D,)")
+    beta = check_array(beta, "beta", ndim=1, shape_hint="(D,)")
+    for name, param in (("gamma", gamma), ("beta", beta)):
+        if param.shape != (D,):
+            raise ValueError(f"{name} has shape {param.shape} but x has {what}; expected ({D},)")
+    if not isinstance(bn_param, dict):
+        raise TypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
+    mode = bn_param.get("mode")
+    if mode not in ("train", "test"):
+        raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    # Python floats: a NumPy float64 scalar here would silently upcast float32 data
+    eps, momentum = float(bn_param.get("eps", 1e-5)), float(bn_param.get("momentum", 0.9))
+    if eps <= 0 or not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"need eps > 0 and 0 <= momentum <= 1, got eps={eps}, momentum={momentum}")
+
+    dtype = np.result_type(x, gamma, beta)
+    x, gamma, beta = x.astype(dtype, copy=False), gamma.astype(dtype, copy=False), beta.astype(dtype, copy=False)
+    running = []
+    for key in ("running_mean", "running_var"):
+        value = check_array(bn_param.get(key, np.zeros(D, dtype=dtype)), f"bn_param['{key}']")
+        if value.shape != (D,):
+            raise ValueError(f"bn_param['{key}'] has shape {value.shape} but x has {what}")
+        running.append(value.astype(dtype, copy=False))
+    return (x, gamma, beta, mode, eps, momentum, *running)
+
+
 def batchnorm_forward_fast(x, gamma, beta, bn_param):
     """Batch normalisation: standardise each feature with batch statistics, then scale and shift.
 
@@ -304,37 +888,14 @@ def batchnorm_forward_fast(x, gamma, beta, bn_param):
     - cache: (mode, x_hat (N, D), gamma (D,), inv_std (D,)) with inv_std = 1 / sqrt(var + eps)
     """
     x = check_array(x, "x", ndim=2, shape_hint="(N, D)")
-    gamma = check_array(gamma, "gamma", ndim=1, shape_hint="(D,)")
-    beta = check_array(beta, "beta", ndim=1, shape_hint="(D,)")
-    N, D = x.shape
-    for name, param in (("gamma", gamma), ("beta", beta)):
-        if param.shape != (D,):
-            raise ValueError(f"{name} has shape {param.shape} but x has D={D} features; expected ({D},)")
-    if not isinstance(bn_param, dict):
-        raise TypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
-    mode = bn_param.get("mode")
-    if mode not in ("train", "test"):
-        raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    # Python floats: a NumPy float64 scalar here would silently upcast float32 data
-    eps, momentum = float(bn_param.get("eps", 1e-5)), float(bn_param.get("momentum", 0.9))
-    if eps <= 0 or not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"need eps > 0 and 0 <= momentum <= 1, got eps={eps}, momentum={momentum}")
-
-    dtype = np.result_type(x, gamma, beta)
-    x, gamma, beta = x.astype(dtype, copy=False), gamma.astype(dtype, copy=False), beta.astype(dtype, copy=False)
-    running = {}
-    for key in ("running_mean", "running_var"):
-        value = check_array(bn_param.get(key, np.zeros(D, dtype=dtype)), f"bn_param['{key}']")
-        if value.shape != (D,):
-            raise ValueError(f"bn_param['{key}'] has shape {value.shape} but x has D={D} features")
-        running[key] = value.astype(dtype, copy=False)
-
+    x, gamma, beta, mode, eps, momentum, running_mean, running_var = _bn_params(
+        x, gamma, beta, bn_param, f"D={x.shape[1]} features")
     if mode == "train":
         mean, var = x.mean(axis=0), x.var(axis=0)                   # (D,), biased: divides by N
-        bn_param["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean
-        bn_param["running_var"] = momentum * running["running_var"] + (1 - momentum) * var
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
-        mean, var = running["running_mean"], running["running_var"]
+        mean, var = running_mean, running_var
     inv_std = 1 / np.sqrt(var + eps)                                # (D,)
     x_hat = (x - mean) * inv_std                                    # (N, D)
     return gamma * x_hat + beta, (mode, x_hat, gamma, inv_std)
@@ -362,16 +923,36 @@ def batchnorm_backward_fast(dout, cache):
     return dx, dgamma, dbeta
 
 
-def _channels_last(x):
-    """(N, C, H, W) -> (N*H*W, C): each channel becomes one feature seen N*H*W times."""
-    N, C, H, W = x.shape
-    return x.transpose(0, 2, 3, 1).reshape(-1, C)
+def _image_blocks(n, image_bytes):
+    """Slices of a few images each (about _CHUNK_BYTES): per-block temporaries then stay in cache."""
+    step = int(max(1, _CHUNK_BYTES // max(1, image_bytes)))
+    return [slice(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
 
 
-def _channels_first(rows, shape):
-    """Inverse of `_channels_last`: (N*H*W, C) -> (N, C, H, W)."""
-    N, C, H, W = shape
-    return np.ascontiguousarray(rows.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+def _centred_sums(x3, mean, d3=None):
+    """Per channel, sum((x - mean)^2), or sum(dout * (x - mean)) if d3 is given; x3, d3 (n, C, L).
+
+    Centring first keeps the result exact even when |mean| >> std; block by block, the centred
+    copy never leaves the cache, and np.vecdot does the multiply-and-sum in one pass.
+    """
+    total = np.zeros(x3.shape[1], dtype=x3.dtype)
+    blocks = _image_blocks(len(x3), x3[:1].nbytes)
+    centred = _scratch("bn centred", x3[blocks[0]].shape if blocks else x3.shape, x3.dtype)
+    for blk in blocks:
+        t = np.subtract(x3[blk], mean[:, None], out=centred[:blk.stop - blk.start])
+        total += np.vecdot(t if d3 is None else d3[blk], t).sum(axis=0)
+    return total
+
+
+def _affine_centred(x3, mean, scale, shift, out, d3=None, d_scale=None):
+    """out = (x - mean) * scale + shift per channel (+ d3 * d_scale if given), block by block in cache."""
+    for blk in _image_blocks(len(x3), x3[:1].nbytes):
+        o = out[blk]
+        np.subtract(x3[blk], mean[:, None], out=o)
+        o *= scale[:, None]
+        o += shift[:, None]
+        if d3 is not None:
+            o += d3[blk] * d_scale[:, None]
 
 
 def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
@@ -379,24 +960,60 @@ def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
 
     Inputs: x (N, C, H, W); gamma, beta (C,); bn_param as for `batchnorm_forward_fast`
     (running statistics of shape (C,)).
-    Returns out (N, C, H, W) and cache (x.shape, batch norm cache on the (N*H*W, C) reshape).
+    Returns out (N, C, H, W) and cache (x.shape, (mode, x, mean, inv_std, gamma)), with x viewed as
+    (N, C, H*W) and mean, inv_std (C,) the statistics used (batch ones in training, running ones in test).
+
+    Works on (N, C, H*W) directly, no transposes: the mean is one reduction, the variance a second
+    pass over x - mean (exact even when |mean| >> std), and out = (x - mean) * gamma*inv_std + beta a
+    third, each split over threads by images and done a cache-sized block at a time.
     """
     x = check_array(x, "x", ndim=4, shape_hint=_IMAGES)
     for name, param in (("gamma", gamma), ("beta", beta)):
         if np.shape(param) != (x.shape[1],):
             raise ValueError(f"{name} has shape {np.shape(param)} but x has C={x.shape[1]} channels; "
                              f"expected ({x.shape[1]},)")
-    out, bn_cache = batchnorm_forward_fast(_channels_last(x), gamma, beta, bn_param)
-    return _channels_first(out, x.shape), (x.shape, bn_cache)
+    x, gamma, beta, mode, eps, momentum, running_mean, running_var = _bn_params(
+        x, gamma, beta, bn_param, f"C={x.shape[1]} channels")
+    N, C, H, W = x.shape
+    x3, M = x.reshape(N, C, H * W), N * H * W
+    parts = _parts(N, x3.nbytes)
+    if mode == "train":
+        mean = sum(_parallel(lambda p: x3[p].sum(axis=(0, 2)), parts)) / M          # (C,)
+        var = sum(_parallel(lambda p: _centred_sums(x3[p], mean), parts)) / M     # biased: / (N*H*W)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1 / np.sqrt(var + eps)                                              # (C,)
+    out = np.empty_like(x3)
+    _parallel(lambda p: _affine_centred(x3[p], mean, gamma * inv_std, beta, out[p]), parts)
+    return out.reshape(x.shape), (x.shape, (mode, x3, mean, inv_std, gamma))
 
 
 def spatial_batchnorm_backward_fast(dout, cache):
     """Backward pass of `spatial_batchnorm_forward_fast`.
 
-    Inputs: dout (N, C, H, W); cache (x_shape, batch norm cache).
+    Inputs: dout (N, C, H, W); cache (x_shape, (mode, x, mean, inv_std, gamma)).
     Returns dx (N, C, H, W), dgamma (C,), dbeta (C,).
+
+    The formula of `batchnorm_backward_fast` with the M = N*H*W values of a channel as its batch,
+        dx = gamma * inv_std / M * (M * dout - dbeta - x_hat * dgamma),   x_hat = (x - mean) * inv_std,
+    which is (x - mean) * slope + dout * gamma*inv_std + offset per channel; x_hat is never stored.
     """
-    x_shape, bn_cache = cache
-    dout = _check_dout(dout, x_shape)
-    dx, dgamma, dbeta = batchnorm_backward_fast(_channels_last(dout), bn_cache)
-    return _channels_first(dx, x_shape), dgamma, dbeta
+    x_shape, (mode, x3, mean, inv_std, gamma) = cache
+    dout = _check_dout(dout, x_shape).astype(x3.dtype, copy=False)
+    N, C, L = x3.shape
+    M = N * L
+    d3 = dout.reshape(N, C, L)
+    parts = _parts(N, x3.nbytes)
+    sums = _parallel(lambda p: (d3[p].sum(axis=(0, 2)), _centred_sums(x3[p], mean, d3[p])), parts)
+    dbeta = sum(s[0] for s in sums)                                               # (C,)
+    dgamma = sum(s[1] for s in sums) * inv_std                                    # sum(dout * x_hat)
+    k = gamma * inv_std
+    dx = np.empty_like(d3)
+    if mode == "train":
+        slope, offset = -k * inv_std * dgamma / M, -k * dbeta / M
+        _parallel(lambda p: _affine_centred(x3[p], mean, slope, offset, dx[p], d3[p], k), parts)
+    else:
+        _parallel(lambda p: np.multiply(d3[p], k[:, None], out=dx[p]), parts)
+    return dx.reshape(x_shape), dgamma, dbeta
