@@ -551,3 +551,28 @@ def run_case(name, case, funcs):
             lines[0] += f", so {name} could not be tested"
         return False, lines
     return judge(name, case, inputs, outputs)
+
+
+def failure_report(name, total, failures):
+    """The student's report for the failed cases of one check: failures = [(i, case, lines)].
+
+    Each failed case names its inputs and what is wrong; a likely cause shared with an earlier case
+    is given once and referred to after that.
+    """
+    out = [f"{name} failed {len(failures)} of {total} hidden cases."]
+    explained = {}  # explanation lines -> the case that first showed them
+    for i, case, lines in failures:
+        out.append(f"  case {i} ({describe(name, case)}):")
+        what = [ln for ln in lines if not ln.startswith(("likely cause", "hint"))]
+        why = tuple(ln for ln in lines if ln.startswith(("likely cause", "hint")))
+        out += [f"      {ln}" for ln in what]
+        if why and why in explained:
+            out.append(f"      (same likely cause as case {explained[why]})")
+        else:
+            out += [f"      {ln}" for ln in why]
+            explained.setdefault(why, i)
+    failed = {f[0] for f in failures}
+    ok_ids = [str(i) for i in range(1, total + 1) if i not in failed]
+    if ok_ids:
+        out.append(f"  cases passed: {', '.join(ok_ids)}")
+    return "\n".join(out)

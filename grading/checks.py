@@ -49,19 +49,4 @@ def check(name, case_list, namespace=None):
     if not failures:
         print(f"{name}: all {total} hidden cases passed.")
         return None
-    report = [f"{name} failed {len(failures)} of {total} hidden cases."]
-    explained = {}  # explanation lines -> the case that first showed them
-    for i, case, lines in failures:
-        report.append(f"  case {i} ({_cases.describe(name, case)}):")
-        what = [line for line in lines if not line.startswith(("likely cause", "hint"))]
-        why = tuple(line for line in lines if line.startswith(("likely cause", "hint")))
-        report += [f"      {line}" for line in what]
-        if why and why in explained:
-            report.append(f"      (same likely cause as case {explained[why]})")
-        else:
-            report += [f"      {line}" for line in why]
-            explained.setdefault(why, i)
-    passed_ids = [str(i) for i in range(1, total + 1) if i not in {f[0] for f in failures}]
-    if passed_ids:
-        report.append(f"  cases passed: {', '.join(passed_ids)}")
-    raise GradingFailure("\n".join(report))
+    raise GradingFailure(_cases.failure_report(name, total, failures))

@@ -445,22 +445,7 @@ def report(name, case_list, results):
                 f"vectorisation) yourself.")
     if not failures:
         return None
-    out = [f"{name} failed {len(failures)} of {total} hidden cases."]
-    explained = {}
-    for i, case, lines in failures:
-        out.append(f"  case {i} ({_cases.describe(name, case)}):")
-        what = [ln for ln in lines if not ln.startswith(("likely cause", "hint"))]
-        why = tuple(ln for ln in lines if ln.startswith(("likely cause", "hint")))
-        out += [f"      {ln}" for ln in what]
-        if why and why in explained:
-            out.append(f"      (same likely cause as case {explained[why]})")
-        else:
-            out += [f"      {ln}" for ln in why]
-            explained.setdefault(why, i)
-    ok_ids = [str(i) for i in range(1, total + 1) if i not in {f[0] for f in failures}]
-    if ok_ids:
-        out.append(f"  cases passed: {', '.join(ok_ids)}")
-    return "\n".join(out)
+    return _cases.failure_report(name, total, failures)
 
 
 # ----------------------------------------------------------------------------- cell outputs
