@@ -2,8 +2,6 @@
 
 Oracles are written here (plain loops, scipy.signal), never numbers taken from the code under test.
 """
-import logging
-import warnings
 
 import matplotlib
 
@@ -18,17 +16,7 @@ from cs231n_lib import conv_demos as cd  # noqa: E402
 from cs231n_lib.fast_layers import conv_forward_fast  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def quiet(caplog):
-    """Warnings are errors; nothing logged; every figure is drawn (layout warnings happen then) and closed."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with caplog.at_level(logging.WARNING):
-            yield
-            for num in plt.get_fignums():
-                plt.figure(num).canvas.draw()
-    plt.close("all")
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+pytestmark = pytest.mark.usefixtures("quiet_figures")
 
 
 # ---------------------------------------------------------------------------------------------- logic

@@ -1,7 +1,5 @@
 """cs231n_lib.resnet_demo: the plain / residual DeepMLP against a forward pass written out here and
 against finite differences, and the figures lecture 7 appends to cs231n_lib.plot."""
-import logging
-import warnings
 
 import matplotlib
 
@@ -18,17 +16,7 @@ from cs231n_lib.resnet_demo import RESNET_2015_TRACKS, DeepMLP, gradient_norms  
 from cs231n_lib.solver import Solver  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def quiet(caplog):
-    """Warnings are errors; figures are drawn (layout warnings happen there) and closed."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with caplog.at_level(logging.WARNING):
-            yield
-            for num in plt.get_fignums():
-                plt.figure(num).canvas.draw()
-    plt.close("all")
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+pytestmark = pytest.mark.usefixtures("quiet_figures")
 
 
 def _small(residual, use_batchnorm=True, seed=0, **kw):

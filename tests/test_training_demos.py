@@ -1,9 +1,7 @@
 """cs231n_lib.training_demos and plot.image_rows (lecture 8): checked against loops written here,
 hand-worked examples and the model's own forward pass, never numbers copied from the code under test."""
 import copy
-import logging
 import time
-import warnings
 
 import matplotlib
 
@@ -18,16 +16,7 @@ from cs231n_lib import training_demos as td  # noqa: E402
 from cs231n_lib.models import ThreeLayerConvNet  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def quiet(caplog):
-    """Warnings are errors; nothing logged; every figure is drawn (layout warnings happen then) and closed."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with caplog.at_level(logging.WARNING):
-            yield
-            for num in plt.get_fignums():
-                plt.figure(num).canvas.draw()
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("quiet_figures")
 
 
 # --------------------------------------------------------------------------- best_time
