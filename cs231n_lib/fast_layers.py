@@ -130,6 +130,28 @@ def _parallel(fn, items):
     return list(_POOL[1].map(fn, items))
 
 
+_BLAS = None                    # threadpoolctl controller, made on first use
+
+
+def _over_chunks(fn, chunks):
+    """[fn(run) for each thread's run of whole chunks]: every thread does all the stages of its chunks.
+
+    For loops of chunks that each call BLAS on small matrices (Winograd's 16 GEMMs of one chunk): the
+    threads take whole chunks, transforms and GEMMs alike, while BLAS itself runs on one thread, so
+    the cores are never oversubscribed. On the 2-core benchmark machine this beats BLAS threading
+    the small GEMMs with the transforms left serial by about 1.5x.
+    """
+    global _BLAS
+    runs = [chunks[part] for part in _split(len(chunks), _num_threads())]
+    if len(runs) <= 1:
+        return [fn(chunks)]
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS = ThreadpoolController()
+    with _BLAS.limit(limits=1, user_api="blas"):
+        return _parallel(fn, runs)
+
+
 def _scratch(name, shape, dtype):
     """A reusable work array for a temporary that never leaves the function that asks for it.
 
@@ -366,7 +388,14 @@ def _im2col_forward(x, w, b, S, P, D, H_out, W_out):
     K = w[0].size
     cols = _stretch(_pad(x, P), *w.shape[2:], S, D, H_out, W_out, extra_row=True)
     cols = cols.reshape(N, K + 1, H_out * W_out)                      # (N, C*HH*WW + 1, H_out*W_out)
-    out = np.matmul(np.hstack([w.reshape(F, K), b[:, None]]), cols)   # (N, F, H_out*W_out)
+    wb = np.hstack([w.reshape(F, K), b[:, None]])                     # (F, C*HH*WW + 1)
+    out = np.empty((N, F, H_out * W_out), dtype=x.dtype)
+
+    def run(blocks):                                                  # a thread's share of the GEMMs
+        for blk in blocks:
+            np.matmul(wb, cols[blk], out=out[blk])
+
+    _over_chunks(run, _image_blocks(N, cols[0].nbytes))
     return out.reshape(N, F, H_out, W_out), cols
 
 
@@ -374,8 +403,17 @@ def _im2col_backward(dout, x_shape, w, cols, S, P, D):
     """Backward of `_im2col_forward`: [dw | db] = dout @ cols^T summed over images, dx = col2im(w^T @ dout)."""
     N, F, H_out, W_out = dout.shape
     rows = dout.reshape(N, F, H_out * W_out)
-    dwb = np.matmul(rows, cols.transpose(0, 2, 1)).sum(axis=0)        # (F, C*HH*WW + 1)
-    dcols = np.matmul(w.reshape(F, -1).T, rows)                       # (N, C*HH*WW, H_out*W_out)
+    wT = w.reshape(F, -1).T                                           # (C*HH*WW, F)
+    dcols = np.empty((N, wT.shape[0], H_out * W_out), dtype=dout.dtype)
+
+    def run(blocks):                                                  # a thread's share of the GEMMs
+        dwb = np.zeros((F, cols.shape[1]), dtype=dout.dtype)
+        for blk in blocks:
+            dwb += np.matmul(rows[blk], cols[blk].transpose(0, 2, 1)).sum(axis=0)   # (F, C*HH*WW + 1)
+            np.matmul(wT, rows[blk], out=dcols[blk])                  # (m, C*HH*WW, H_out*W_out)
+        return dwb
+
+    dwb = sum(_over_chunks(run, _image_blocks(N, cols[0].nbytes)))
     dx = _unstretch(dcols.reshape(N, *w.shape[1:], H_out, W_out), x_shape, S, P, D)
     return dx, dwb[:, :-1].reshape(w.shape), dwb[:, -1]
 
@@ -433,9 +471,8 @@ class _Winograd:
     Column tx = tw of every tile row is a spare: computed, then thrown away (flat index t = ty*K + tx).
 
     Work. Images go through `m` at a time, a chunk whose transformed tiles fit in the CPU cache; the
-    scratch buffers are reused for every chunk and every call. The 16 GEMMs of a chunk use BLAS's
-    threads; the transforms (many small array additions) run in the calling thread: splitting them
-    over Python threads cost more than it saved on the 2-core benchmark machine.
+    scratch buffers (one set per thread) are reused for every chunk and every call. Each thread
+    takes a run of whole chunks (`_over_chunks`) and calls `begin` first.
     """
 
     def __init__(self, x_shape, F, P, dtype):
@@ -450,7 +487,10 @@ class _Winograd:
         # (input slice, plane slice) of the rows and of the columns of each parity
         self.rows = [self._parity(H, parity) for parity in (0, 1)]
         self.cols = [self._parity(W, parity) for parity in (0, 1)]
-        self._buffer("Z", (self.m, C, 2, 2, (self.th + 1) * self.K + 1), zero=True)
+
+    def begin(self):
+        """Zero this thread's padded-planes buffer: `tiles` writes only the image, the rest is padding."""
+        self._buffer("Z", (self.m, self.C, 2, 2, (self.th + 1) * self.K + 1), zero=True)
 
     def _parity(self, size, parity):
         first = (parity - self.P) % 2               # first input pixel whose padded index has this parity
@@ -566,10 +606,15 @@ def _winograd_forward(x, w, b, P):
     wino = _Winograd(x.shape, F, P, x.dtype)
     U = _winograd_filters(w)                                           # (16, F, C)
     out = np.empty((N, F, wino.H_out, wino.W_out), dtype=x.dtype)
-    for chunk in wino.chunks():
-        V = wino.tiles(x[chunk])                              # (16, C, m*L)
-        M = np.matmul(U, V, out=wino._buffer("M", (16, F, V.shape[2])))
-        wino.untile(M, b, out[chunk])                         # the 16 GEMMs did all the multiplies
+
+    def run(chunks):
+        wino.begin()
+        for chunk in chunks:
+            V = wino.tiles(x[chunk])                          # (16, C, m*L)
+            M = np.matmul(U, V, out=wino._buffer("M", (16, F, V.shape[2])))
+            wino.untile(M, b, out[chunk])                     # the 16 GEMMs did all the multiplies
+
+    _over_chunks(run, wino.chunks())
     return out, U
 
 
@@ -584,14 +629,20 @@ def _winograd_backward(dout, x, U, P):
     """
     F, C = U.shape[1:]
     wino = _Winograd(x.shape, F, P, x.dtype)
-    dU = np.zeros((16, F, C), dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
-    for chunk in wino.chunks():
-        V = wino.tiles(x[chunk])                              # (16, C, m*L)
-        dM = wino.untile_adjoint(dout[chunk])                 # (16, F, m*L)
-        dU += np.matmul(dM, V.transpose(0, 2, 1))                      # (16, F, C)
-        dV = np.matmul(U.transpose(0, 2, 1), dM, out=V)                # (16, C, m*L), in V's memory
-        wino.tiles_adjoint(dV, dx[chunk])
+
+    def run(chunks):
+        wino.begin()
+        dU = np.zeros((16, F, C), dtype=x.dtype)                       # this thread's share
+        for chunk in chunks:
+            V = wino.tiles(x[chunk])                          # (16, C, m*L)
+            dM = wino.untile_adjoint(dout[chunk])             # (16, F, m*L)
+            dU += np.matmul(dM, V.transpose(0, 2, 1))                  # (16, F, C)
+            dV = np.matmul(U.transpose(0, 2, 1), dM, out=V)            # (16, C, m*L), in V's memory
+            wino.tiles_adjoint(dV, dx[chunk])
+        return dU
+
+    dU = sum(_over_chunks(run, wino.chunks()))
     dw = np.einsum("ai,abfc,bj->fcij", _G, dU.reshape(4, 4, F, C), _G).astype(x.dtype)
     return dx, dw
 
