@@ -12,6 +12,7 @@ import copy
 import glob
 import os
 import re
+import threading
 
 import nbformat
 from nbgrader import utils
@@ -35,6 +36,35 @@ def _defined(cell):
     return set(_DEF.findall(cell.get("source", ""))) if cell.get("cell_type") == "code" else set()
 
 
+_RELEASES = {}  # (path, mtime, db_url, assignment, notebook) -> (released graded cells, sources)
+_RELEASES_LOCK = threading.Lock()
+
+
+def _release(path, db_url, assignment, notebook):
+    """The release notebook's graded cells and the full source of each from the gradebook.
+
+    Read once per process and release: a run grades the whole class against the same release (and
+    the parallel prefetch sanitises every notebook a second time). Regenerating the assignment
+    rewrites the release notebook, so a new modification time reads both again.
+    """
+    key = (path, os.stat(path).st_mtime_ns, db_url, assignment, notebook)
+    with _RELEASES_LOCK:
+        if key in _RELEASES:
+            return _RELEASES[key]
+    released = [c for c in nbformat.read(path, as_version=4).cells if _grade_id(c)]
+    full = {}
+    with Gradebook(db_url) as gb:
+        for cell in released:
+            try:
+                full[_grade_id(cell)] = gb.find_source_cell(_grade_id(cell), notebook,
+                                                            assignment).source
+            except MissingEntry:
+                continue
+    with _RELEASES_LOCK:
+        _RELEASES[key] = (released, full)
+    return released, full
+
+
 class RestoreCells(NbGraderPreprocessor):
     """Re-attach stripped metadata, re-insert deleted graded/read-only cells, refill hidden tests."""
 
@@ -46,15 +76,8 @@ class RestoreCells(NbGraderPreprocessor):
         if not os.path.exists(path):
             self.log.warning("RestoreCells: no release notebook at %s; nothing restored", path)
             return nb, resources
-        released = [c for c in nbformat.read(path, as_version=4).cells if _grade_id(c)]
-        with Gradebook(info["db_url"]) as gb:
-            full = {}
-            for cell in released:
-                try:
-                    src = gb.find_source_cell(_grade_id(cell), info["notebook"], info["assignment"])
-                except MissingEntry:
-                    continue
-                full[_grade_id(cell)] = src.source
+        released, full = _release(path, info["db_url"], info["assignment"], info["notebook"])
+        released = copy.deepcopy(released)
         self._reattach(nb, released)
         self._reinsert(nb, released)
         for cell in nb.cells:  # untouched read-only cells get their hidden tests back, silently

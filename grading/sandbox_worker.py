@@ -13,7 +13,8 @@ The inputs of a graded call are arrays and parameter dicts only; expected output
 Fault containment: every step runs in a forked child of the process holding the state before the
 step. A child that finishes an exec step takes over (its parent exits); a child that crashes,
 exits or times out is discarded and the state before the step carries on. Graded calls run in
-their own short-lived children, so a segfault, an os._exit or an endless loop costs that call only.
+short-lived children (one per test cell, a fresh one after a crash or a time-out), so a segfault,
+an os._exit or an endless loop costs that call only.
 
 Results go to the results pipe (fd given in the job) as JSON lines; arrays as base64 .npy bytes
 written with allow_pickle=False.
@@ -233,43 +234,39 @@ def _encode_outputs(outputs):
     return enc
 
 
-def _graded_call(ns, call, exit_after=True, ack_fd=None):
-    """In a forked child: call, encode, report; never returns (unless not forked)."""
-    if not exit_after:
-        saved = sys.stdout, sys.stderr
-        rec = {"t": "case", "cell": call["cell"], "k": call["k"]}
-        sys.stdout = sys.stderr = _Capped(0)
-        try:
-            rec.update(status="ok", outputs=_encode_outputs(
-                _invoke(ns, call["fn"], _load_inputs(call["inputs"]))))
-        except _Failed as f:
-            rec.update(status=f.status, fn=f.fn, message=f.message)
-        except BaseException as exc:  # noqa: BLE001
-            rec.update(status="error", fn=call["fn"], message=f"{type(exc).__name__}: {exc}"[:300])
-        finally:
-            sys.stdout, sys.stderr = saved
-        _Out.send(rec)
-        return
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    limit = int(_JOBINFO.get("case_cpu_s", 20))
-    try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        used = int(time.process_time()) + 1
-        new = used + limit if hard == resource.RLIM_INFINITY else min(hard, used + limit)
-        resource.setrlimit(resource.RLIMIT_CPU, (new, hard))
-    except (ValueError, OSError):
-        pass
-    sys.stdout = sys.stderr = _Capped(0)  # a graded call's prints are not shown
+def _graded_call(ns, call):
+    """One graded call on fresh copies of its inputs -> its result record (never raises)."""
     rec = {"t": "case", "cell": call["cell"], "k": call["k"]}
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = _Capped(0)  # a graded call's prints are not shown
     try:
-        inp = _load_inputs(call["inputs"])
-        rec.update(status="ok", outputs=_encode_outputs(_invoke(ns, call["fn"], inp)))
+        rec.update(status="ok", outputs=_encode_outputs(
+            _invoke(ns, call["fn"], _load_inputs(call["inputs"]))))
     except _Failed as f:
         rec.update(status=f.status, fn=f.fn, message=f.message)
     except BaseException as exc:  # noqa: BLE001
         rec.update(status="error", fn=call["fn"], message=f"{type(exc).__name__}: {exc}"[:300])
-    _Out.send(rec)
-    if ack_fd is not None:
+    finally:
+        sys.stdout, sys.stderr = saved
+    return rec
+
+
+def _graded_calls(ns, calls, ack_fd):
+    """In a forked child: the calls one after another, each reported and acknowledged; never returns.
+
+    Each call gets a CPU-time limit of its own on top of what the process has used so far.
+    """
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    limit = int(_JOBINFO.get("case_cpu_s", 20))
+    for call in calls:
+        try:
+            soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+            used = int(time.process_time()) + 1
+            new = used + limit if hard == resource.RLIM_INFINITY else min(hard, used + limit)
+            resource.setrlimit(resource.RLIMIT_CPU, (new, hard))
+        except (ValueError, OSError):
+            pass
+        _Out.send(_graded_call(ns, call))
         os.write(ack_fd, b"A")
     os._exit(0)
 
@@ -409,39 +406,59 @@ def _exec_step(shell, step):
 
 
 def _grade_step(shell, step):
-    stuck = set()  # functions that ran out of time: their remaining cases here are not run
-    for k, call in enumerate(step["calls"]):
-        call = dict(call, cell=step["cell"], k=k)
-        if call["fn"] in stuck:
-            _Out.send({"t": "case", "cell": step["cell"], "k": k, "status": "timeout",
-                       "fn": call["fn"], "message": "not run: an earlier case ran out of time"})
-            continue
+    """The graded calls of a test cell, in forked children of the state after the cells before it.
+
+    One child runs the calls in order, acknowledging each; a call that crashes the child or runs
+    out of time costs that call alone: a fresh child takes the calls after it. The remaining calls
+    of a function that ran out of time are not run.
+    """
+    calls = [dict(call, cell=step["cell"], k=k) for k, call in enumerate(step["calls"])]
+    stuck = set()  # functions that ran out of time
+
+    def not_run(call):
+        _Out.send({"t": "case", "cell": step["cell"], "k": call["k"], "status": "timeout",
+                   "fn": call["fn"], "message": "not run: an earlier case ran out of time"})
+
+    k = 0
+    while k < len(calls):
+        rest, skip = calls[k:], set(stuck)
         r, w = os.pipe()
         pid = _fork()
-        if pid is None:  # no process left (the student's own forks took them): run it here
+        if pid is None:  # no process left (the student's own forks took them): run them here
             os.close(r)
             os.close(w)
-            _graded_call(shell.user_ns, call, exit_after=False)
-            continue
+            for call in rest:
+                if call["fn"] in skip:
+                    not_run(call)
+                else:
+                    _Out.send(_graded_call(shell.user_ns, call))
+            return
         if pid == 0:
             os.close(r)
             try:
                 os.setpgid(0, 0)
             except OSError:
                 pass
-            _graded_call(shell.user_ns, call, ack_fd=w)
+            _graded_calls(shell.user_ns, [c for c in rest if c["fn"] not in skip], w)
         os.close(w)
-        how, status = _wait(pid, r, _JOBINFO.get("case_timeout_s", 30))
+        for call in rest:  # one acknowledgement per call run, each within one call's time limit
+            k = call["k"] + 1
+            if call["fn"] in skip:
+                not_run(call)
+                continue
+            how, status = _wait(pid, r, _JOBINFO.get("case_timeout_s", 30))
+            if how == "ack":
+                continue
+            if how == "timeout":
+                stuck.add(call["fn"])
+                _Out.send({"t": "case", "cell": step["cell"], "k": call["k"], "status": "timeout",
+                           "fn": call["fn"]})
+            else:
+                _Out.send({"t": "case", "cell": step["cell"], "k": call["k"], "status": "crashed",
+                           "fn": call["fn"], "message": _describe_status(status)})
+            break
         os.close(r)
-        if how == "ack":  # reported; the child is leaving
-            _reap(pid)
-        elif how == "timeout":
-            stuck.add(call["fn"])
-            _Out.send({"t": "case", "cell": step["cell"], "k": k, "status": "timeout",
-                       "fn": call["fn"]})
-        else:
-            _Out.send({"t": "case", "cell": step["cell"], "k": k, "status": "crashed",
-                       "fn": call["fn"], "message": _describe_status(status)})
+        _reap(pid)
 
 
 def _reap(pid):

@@ -7,12 +7,12 @@
   computed here), runs the student's code in the sandbox (grading.sandbox), and writes every
   cell's outputs, the test cells' from the trusted judge;
 - stops, with a message saying why, when the sandbox cannot be set up (never grades unsandboxed);
-- fans out: on the first notebook of an assignment it sanitises every other submission of the
-  run the same way nbgrader will and submits their jobs to a `concurrent.futures.Executor`
-  (threads by default; each job's work is a sandboxed subprocess), logging progress with an ETA.
-  nbgrader then walks the class one notebook at a time as usual, each time taking the finished
-  result whose job is identical to what it would run (keyed by a hash of the job), or running
-  the job itself when there is none. The gradebook is written by nbgrader alone, serially.
+- fans out: on the first notebook of a run (one assignment, or several: `nbgrader autograde "*"`)
+  it sanitises every other submission of the run the same way nbgrader will and submits their
+  jobs to a `concurrent.futures.Executor` (threads by default; each job's work is a sandboxed
+  subprocess), logging progress with an ETA. nbgrader then walks the class one notebook at a
+  time as usual, each time taking the finished result whose job is identical to what it would
+  run (keyed by a hash of the job), or running the job itself when there is none. The gradebook is written by nbgrader alone, serially.
 
 Scaling out: `executor` may name a factory "module:function" returning any Executor, e.g. a Dask
 `distributed.Client(...).get_executor()`; jobs are plain picklable data (see grade_job).
@@ -35,6 +35,12 @@ from . import judge, sandbox
 
 
 # ----------------------------------------------------------------------------- one job
+def _from_json(text):
+    """A notebook from the JSON text of a job or result. Plain json: nbgrader validates the notebook
+    itself, and a schema validation per hand-over cost more than everything else done here."""
+    return nbformat.from_dict(json.loads(text))
+
+
 def _job_key(nb_dict, sub_dir):
     h = hashlib.sha256()
     for cell in nb_dict.get("cells", []):
@@ -55,7 +61,7 @@ def grade_job(nb_json, sub_dir, limits_dict):
     """
     sandbox.check_available()
     limits = sandbox.Limits(**limits_dict)
-    nb = nbformat.reads(nb_json, as_version=4)
+    nb = _from_json(nb_json)
     files = judge.submission_files(sub_dir)
     job, plan = judge.make_job(nb, limits.for_job(), files)
     inputs_dir = judge.shared_inputs(plan)  # written once, shared read-only by every student
@@ -74,7 +80,7 @@ def grade_job(nb_json, sub_dir, limits_dict):
     elif not parsed["done"]:
         info = "the notebook's process ended early"
     verdicts = judge.fill_notebook(nb, plan, parsed, info)
-    return {"nb": nbformat.writes(nb), "verdicts": verdicts, "wall_s": res.wall_s, "info": info,
+    return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": res.wall_s, "info": info,
             "sandbox_stderr": ((parsed.get("fatal") or "") + res.stderr[-2000:])
             if not parsed["done"] else ""}
 
@@ -85,9 +91,16 @@ class _Pool:
     lock = threading.Lock()
     executor = None
     futures = {}        # job key -> Future
-    started = set()     # (course root, assignment) already fanned out
+    started = set()     # nbgrader runs (course root, converter) already fanned out
     total = done = 0
     t0 = None
+
+
+# Sanitising steps the prefetch skips: they leave the cells (all a job is made of) unchanged, and
+# each costs a gradebook connection or a schema validation per notebook. nbgrader still runs them on
+# every notebook before grading it; had one changed a cell, the job key would differ and nbgrader's
+# own job would run instead of the prefetched one.
+_NOT_FOR_JOBS = {"ProgressLog", "OverwriteKernelspec", "CheckCellMetadata"}
 
 
 def _make_executor(spec, workers):
@@ -120,8 +133,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         sandbox.check_available()  # raises SandboxUnavailable: nbgrader stops this notebook
         info = resources.get("nbgrader", {})
         sub_dir = resources.get("metadata", {}).get("path") or os.getcwd()
-        nb_json = nbformat.writes(nb)
-        key = _job_key(nbformat.reads(nb_json, as_version=4), sub_dir)
+        nb_json = json.dumps(nb)
+        key = _job_key(nb, sub_dir)
         if self.prefetch:
             try:
                 self._fan_out(info)
@@ -133,7 +146,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             result = fut.result()
         else:
             result = grade_job(nb_json, sub_dir, self._limits())
-        graded = nbformat.reads(result["nb"], as_version=4)
+        graded = _from_json(result["nb"])
         for cell, new in zip(nb.cells, graded.cells):
             if cell.get("cell_type") == "code":
                 cell.outputs = new.outputs
@@ -160,7 +173,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         if converter is None or not hasattr(converter, "assignments"):
             return
         coursedir = converter.coursedir
-        tag = (coursedir.root, info.get("assignment"), id(converter))
+        tag = (coursedir.root, id(converter))  # once per run: every assignment the run grades
         with _Pool.lock:
             if tag in _Pool.started:
                 return
@@ -171,7 +184,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 todo.append(path)
         if len(todo) < 2:
             return
-        pps = [p for p in converter.sanitize_preprocessors if p.__name__ != "ProgressLog"]
+        pps = [p for p in converter.sanitize_preprocessors if p.__name__ not in _NOT_FOR_JOBS]
         limits, started, n = self._limits(), False, 0
         for path in todo:  # each job is submitted as soon as it is prepared
             rel = os.path.relpath(path, coursedir.format_path(coursedir.submitted_directory,
@@ -191,12 +204,12 @@ class SandboxedExecute(NbGraderPreprocessor):
                        "unique_key": notebook, "metadata": {"path": os.path.dirname(path)}}
                 for pp in pps:
                     nb, res = pp(config=converter.config).preprocess(nb, res)
-                nb_json = nbformat.writes(nb)
+                nb_json = json.dumps(nb)
             except Exception as exc:  # noqa: BLE001 -- nbgrader will report it itself
                 self.log.debug("not prefetching %s: %s", path, exc)
                 continue
             sub_dir = os.path.dirname(path)
-            key = _job_key(nbformat.reads(nb_json, as_version=4), sub_dir)
+            key = _job_key(nb, sub_dir)
             label = f"{student}/{assignment}/{notebook}"
             with _Pool.lock:
                 if key in _Pool.futures:
