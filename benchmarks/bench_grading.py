@@ -1,6 +1,7 @@
 """Benchmark: plain serial nbgrader vs our sandboxed, parallel autograding, same submissions.
 
     python benchmarks/bench_grading.py [--assignments conv pooling batchnorm] [--copies 1] [--one-run]
+                                       [--rounds 1]
 
 Builds two throw-away course directories with the same sample submissions (tests/submissions:
 the reference solution, the other correct styles and every buggy sample; --copies repeats them
@@ -13,7 +14,9 @@ under more student ids), then times `nbgrader autograde <assignment>` in each:
 Both sides run the same commands: `nbgrader autograde <assignment>` once per assignment (the
 default), or with --one-run a single `nbgrader autograde "*"` for the whole class (nbgrader reads
 the assignment id as a glob), which pays nbgrader's start-up once instead of once per assignment.
-Prints both times, the throughput ratio, and checks that every score is identical.
+With --rounds N the two are timed in N alternating rounds (plain, ours, plain, ours, ...; later
+rounds regrade with --force) and each keeps its fastest round: other programs on the machine only
+ever add time. Prints both times, the throughput ratio, and checks that every score is identical.
 """
 import argparse
 import os
@@ -54,10 +57,10 @@ def populate(course, assignments, copies):
     return n
 
 
-def grade(course, assignments, one_run):
+def grade(course, assignments, one_run, force=False):
     t0 = time.perf_counter()
     for a in (["*"] if one_run else assignments):
-        nbgrader("autograde", a, cwd=course)
+        nbgrader("autograde", a, *(["--force"] if force else []), cwd=course)
     return time.perf_counter() - t0
 
 
@@ -67,6 +70,8 @@ def main():
     ap.add_argument("--copies", type=int, default=1)
     ap.add_argument("--one-run", action="store_true",
                     help='grade every assignment in one `nbgrader autograde "*"` (both sides)')
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternating timed rounds; each side keeps its fastest")
     args = ap.parse_args()
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     tmp = Path(tempfile.mkdtemp(prefix="bench-grading-"))
@@ -78,9 +83,15 @@ def main():
         populate(ours, args.assignments, args.copies)
         how = 'one `nbgrader autograde "*"`' if args.one_run else "one `nbgrader autograde` per assignment"
         print(f"{n} notebooks ({', '.join(args.assignments)}), {os.cpu_count()} CPU cores, {how}")
-        t_plain = grade(plain, args.assignments, args.one_run)
+        t_plain = t_ours = float("inf")
+        for r in range(max(1, args.rounds)):
+            t = grade(plain, args.assignments, args.one_run, force=r > 0)
+            print(f"round {r + 1}: plain serial nbgrader {t:7.1f} s", end="", flush=True)
+            t_plain = min(t_plain, t)
+            t = grade(ours, args.assignments, args.one_run, force=r > 0)
+            print(f", ours {t:7.1f} s")
+            t_ours = min(t_ours, t)
         print(f"plain serial nbgrader:            {t_plain:7.1f} s  ({n / t_plain:.2f} notebooks/s)")
-        t_ours = grade(ours, args.assignments, args.one_run)
         print(f"ours (sandboxed, parallel):       {t_ours:7.1f} s  ({n / t_ours:.2f} notebooks/s)")
         print(f"throughput ratio: {t_plain / t_ours:.2f}x")
         diffs = []
