@@ -90,6 +90,7 @@ def _windows(H_out, W_out, i, j, S, D=1):
 # in scratch buffers reused from call to call (fresh large arrays page-fault on first touch, which is
 # slow on virtual machines).
 _CHUNK_BYTES = 2 ** 21          # target size of the per-thread temporaries of one chunk (about 2 MB)
+_WINOGRAD_COLUMNS = 512         # Winograd: columns per GEMM worth gathering images for
 _POOL = None                    # (process id, thread pool), made on first use
 _SCRATCH = threading.local()    # one pool of scratch buffers per thread
 
@@ -465,14 +466,19 @@ class _Winograd:
 
     Layout. A 4x4 tile starts at every even row and column of the padded input, so we split the
     padded input into its four parity planes (even/odd rows x even/odd columns). In plane
-    (r % 2, s % 2), element (r, s) of tile (ty, tx) sits at (ty + r//2, tx + s//2). Each plane
-    stores its rows of K = tw + 1 column pairs flat, so "element (r, s) of every tile" is ONE
-    contiguous slice, shifted by (r//2)*K + s//2: each transform is a few large array additions.
-    Column tx = tw of every tile row is a spare: computed, then thrown away (flat index t = ty*K + tx).
+    (r % 2, s % 2), element (r, s) of tile (ty, tx) sits at (ty + r//2, tx + s//2). A plane of one
+    image and channel is stored flat, K = tw + 1 column pairs per row, in a block of B numbers; the
+    blocks of all channels and images of a chunk follow one another (channel-major, so that the
+    GEMMs see one matrix). Then "element (r, s) of every tile of the chunk" is ONE contiguous
+    1-D slice, shifted by (r//2)*K + s//2, and each transform step is one addition of two long
+    flat arrays (several times faster in NumPy than the same addition over a 2-D view).
+    Tile (ty, tx) has flat index t = ty*K + tx. Column tx = tw of each tile row, and the last
+    B - th*K positions of a block, are spares: computed like the rest, then ignored. A shifted read
+    that runs off the end of a block lands in the next block, but only for spare tiles.
 
-    Work. Images go through `m` at a time, a chunk whose transformed tiles fit in the CPU cache; the
-    scratch buffers (one set per thread) are reused for every chunk and every call. Each thread
-    takes a run of whole chunks (`_over_chunks`) and calls `begin` first.
+    Work. Images go through `m` at a time, enough for each of the 16 GEMMs to have a few hundred
+    columns (small GEMMs run at 2/3 of BLAS's speed); the scratch buffers (one set per thread) are
+    reused for every chunk and every call. Each thread takes a run of whole chunks (`_over_chunks`).
     """
 
     def __init__(self, x_shape, F, P, dtype):
@@ -481,16 +487,13 @@ class _Winograd:
         self.H_out, self.W_out = H + 2 * P - 2, W + 2 * P - 2
         self.th, self.tw = -(-self.H_out // 2), -(-self.W_out // 2)    # 2x2 output tiles (ceil)
         self.K = self.tw + 1                                           # column pairs per tile row
-        self.L = self.th * self.K                                      # flat tiles per image
-        per_image = 16 * (C + F) * self.L * np.dtype(dtype).itemsize   # bytes of V and M
-        self.m = int(max(1, min(N, _CHUNK_BYTES // per_image)))        # images per chunk
+        self.B = (self.th + 1) * self.K + 1                            # block: one plane of one image
+        per_image = 16 * (C + F) * self.B * np.dtype(dtype).itemsize   # bytes of V and M
+        self.m = int(max(1, min(N, -(-_WINOGRAD_COLUMNS // self.B), 4 * _CHUNK_BYTES // per_image)))
         # (input slice, plane slice) of the rows and of the columns of each parity
         self.rows = [self._parity(H, parity) for parity in (0, 1)]
         self.cols = [self._parity(W, parity) for parity in (0, 1)]
-
-    def begin(self):
-        """Zero this thread's padded-planes buffer: `tiles` writes only the image, the rest is padding."""
-        self._buffer("Z", (self.m, self.C, 2, 2, (self.th + 1) * self.K + 1), zero=True)
+        self._zeroed = threading.local()              # per thread: chunk size its Z and E were zeroed for
 
     def _parity(self, size, parity):
         first = (parity - self.P) % 2               # first input pixel whose padded index has this parity
@@ -500,97 +503,112 @@ class _Winograd:
     def chunks(self):
         return [slice(n, min(self.N, n + self.m)) for n in range(0, self.N, self.m)]
 
-    def _buffer(self, name, shape, zero=False):
-        """A scratch array reused across chunks and calls (zeroed only when asked)."""
+    def _buffer(self, name, shape, zero_for=None):
+        """A scratch array reused across chunks and calls. With zero_for=m it is zeroed the first
+        time this thread asks for it with chunks of m images (its zeros are then never written)."""
         out = _scratch("winograd " + name, shape, self.dtype)
-        if zero:
+        if zero_for is not None and getattr(self._zeroed, name, None) != zero_for:
             out.fill(0)
+            setattr(self._zeroed, name, zero_for)
         return out
+
+    def _blocks(self, flat, m, lead):
+        """View of a flat (lead..., blocks*B) buffer as (lead..., blocks, th, K) tiles, spares cut off."""
+        th, K = self.th, self.K
+        return flat.reshape(*lead, -1, m, self.B)[..., :th * K].reshape(*lead, -1, m, th, K)
 
     # --- forward --------------------------------------------------------------------------------
     def tiles(self, x):
-        """Input transform: x (m, C, H, W) -> V (16, C, m*L), V[4a + b] = (B^T d B)[a, b] of every tile."""
-        m, C, K, L = x.shape[0], self.C, self.K, self.L
-        flat = (self.th + 1) * K + 1                # +1: the spare column of the last row reads one past
-        Z = self._buffer("Z", (self.m, C, 2, 2, flat))[:m]   # zeroed per call: unwritten entries = padding
-        planes = Z[..., :-1].reshape(m, C, 2, 2, self.th + 1, K)
+        """Input transform: x (m, C, H, W) -> V (16, C, m*B), V[4a + b] = (B^T d B)[a, b] of every tile."""
+        m, C, K, B = x.shape[0], self.C, self.K, self.B
+        n = C * m * B
+        Z = self._buffer("Z", (2, 2, n), zero_for=m)            # parity planes; never-written = padding
+        planes = Z.reshape(2, 2, C, m, B)[..., :(self.th + 1) * K].reshape(2, 2, C, m, self.th + 1, K)
         for py, (rows_in, rows_plane) in enumerate(self.rows):
             for px, (cols_in, cols_plane) in enumerate(self.cols):
-                planes[:, :, py, px, rows_plane, cols_plane] = x[:, :, rows_in, cols_in]
+                planes[py, px, :, :, rows_plane, cols_plane] = x[:, :, rows_in, cols_in].transpose(1, 0, 2, 3)
         # rows: tile row r of every tile = row-parity plane r % 2 shifted by r // 2 row pairs
-        rows = [Z[:, :, r % 2, :, (r // 2) * K:(r // 2) * K + L + 1] for r in range(4)]   # (m, C, 2, L+1)
-        T = self._buffer("T", (4, m, C, 2, L + 1))
+        Zr = Z.reshape(2, 2 * n)
+        rows = [Zr[r % 2, (r // 2) * K:(r // 2) * K + 2 * n - K] for r in range(4)]
+        T = self._buffer("T", (4, 2, n))
+        Tr = T.reshape(4, 2 * n)
         for a in range(4):
-            _combine(_BT[a], rows, T[a])
+            _combine(_BT[a], rows, Tr[a, :2 * n - K])
+        Tr[:, 2 * n - K:] = 0                                          # tail: spares only
         # columns: tile column s = column-parity plane s % 2 shifted by s // 2 column pairs
-        cols = [T[:, :, :, s % 2, s // 2:s // 2 + L] for s in range(4)]                   # (4, m, C, L)
-        V = self._buffer("V", (4, 4, C, m, L))
-        V_ba = V.transpose(1, 0, 3, 2, 4)                                                # [b][a]: (m, C, L)
+        cols = [T[:, s % 2, s // 2:s // 2 + n - 1] for s in range(4)]  # (4[a], n - 1)
+        V = self._buffer("V", (4, 4, n))
         for b in range(4):
-            _combine(_BT[b], cols, V_ba[b])
-        return V.reshape(16, C, m * L)
+            _combine(_BT[b], cols, V[:, b, :n - 1])
+        V[:, :, n - 1] = 0
+        return V.reshape(16, C, m * B)
 
     def untile(self, M, bias, out):
-        """Output transform plus bias: M (16, F, m*L) -> out (m, F, H_out, W_out), Y = A^T M A per tile."""
-        m, F, L = out.shape[0], self.F, self.L
-        M = M.reshape(4, 4, F, m, L)                                   # [a, b]
+        """Output transform plus bias: M (16, F, m*B) -> out (m, F, H_out, W_out), Y = A^T M A per tile."""
+        m, F = out.shape[0], self.F
+        M = M.reshape(4, 4, F, m * self.B)                             # [a, b]
         # A^T has ones in column 1 only, so adding the bias to M[1, 1] adds it to all 4 outputs
-        M[1, 1] += bias[:, None, None]
-        R = self._buffer("R", (2, 4, F, m, L))
+        M[1, 1] += bias[:, None]
+        R = self._buffer("R", (2, 4, F, m * self.B))
         for p in range(2):
             _combine(_AT[p], list(M), R[p])                            # rows: R[p, b] = sum_a AT[p, a] M[a, b]
-        Y = self._buffer("Y", (2, 2, F, m, L))
+        Y = self._buffer("Y", (2, 2, F, m * self.B))
         for q in range(2):
             _combine(_AT[q], [R[:, s] for s in range(4)], Y[:, q])     # columns
+        Y = self._blocks(Y, m, (2, 2))                                 # (2, 2, F, m, th, K)
         for p in range(2):
             for q in range(2):
-                y = Y[p, q].reshape(F, m, self.th, self.K)
                 rows, cols = len(range(p, self.H_out, 2)), len(range(q, self.W_out, 2))
-                out[:, :, p::2, q::2] = y[:, :, :rows, :cols].transpose(1, 0, 2, 3)
+                out[:, :, p::2, q::2] = Y[p, q, :, :, :rows, :cols].transpose(1, 0, 2, 3)
 
     # --- backward: each stage transposed -------------------------------------------------------
     def untile_adjoint(self, dout):
-        """Transpose of `untile` (bias aside): dout (m, F, H_out, W_out) -> dM (16, F, m*L), dM = A dY A^T."""
-        m, F, L = dout.shape[0], self.F, self.L
-        E = self._buffer("E", (2, 2, F, m, L), zero=True)     # spare tiles stay zero
+        """Transpose of `untile` (bias aside): dout (m, F, H_out, W_out) -> dM (16, F, m*B), dM = A dY A^T."""
+        m, F = dout.shape[0], self.F
+        E = self._buffer("E", (2, 2, F, m * self.B), zero_for=m)       # spare tiles stay zero
+        tiles = self._blocks(E, m, (2, 2))
         for p in range(2):
             for q in range(2):
                 rows, cols = len(range(p, self.H_out, 2)), len(range(q, self.W_out, 2))
-                e = E[p, q].reshape(F, m, self.th, self.K)
-                e[:, :, :rows, :cols] = dout[:, :, p::2, q::2].transpose(1, 0, 2, 3)
-        dR = self._buffer("R", (2, 4, F, m, L))
+                tiles[p, q, :, :, :rows, :cols] = dout[:, :, p::2, q::2].transpose(1, 0, 2, 3)
+        dR = self._buffer("R", (2, 4, F, m * self.B))
         for s in range(4):
             _combine(_AT[:, s], [E[:, 0], E[:, 1]], dR[:, s])
-        dM = self._buffer("M", (4, 4, F, m, L))
+        dM = self._buffer("M", (4, 4, F, m * self.B))
         for a in range(4):
             _combine(_AT[:, a], [dR[0], dR[1]], dM[a])
-        return dM.reshape(16, F, m * L)
+        return dM.reshape(16, F, m * self.B)
 
     def tiles_adjoint(self, dV, dx):
-        """Transpose of `tiles`: scatter-add B dV B^T of every tile onto dx (m, C, H, W)."""
-        m, C, K, L = dx.shape[0], self.C, self.K, self.L
-        dV_b = list(dV.reshape(4, 4, C, m, L).transpose(1, 0, 3, 2, 4))   # [b]: (4[a], m, C, L)
+        """Transpose of `tiles`: scatter-add B dV B^T of every tile onto dx (m, C, H, W).
+
+        dV is zero on the spare tiles (their dM is), so nothing flows from them across blocks.
+        """
+        m, C, K, B = dx.shape[0], self.C, self.K, self.B
+        n = C * m * B
+        dV = dV.reshape(4, 4, n)
+        dV_b = [dV[:, b] for b in range(4)]                            # [b]: (4[a], n)
         # columns: tile column s was read from plane s % 2 at shift s // 2, so it goes back there:
         # the unshifted column (s = parity) is written, the shifted one (s = parity + 2) added
-        dT = self._buffer("T", (4, m, C, 2, L + 1))
-        G = self._buffer("G", (4, m, C, L))
+        dT = self._buffer("T", (4, 2, n))
+        G = self._buffer("G", (4, n - 1))
         for parity in range(2):
-            plane = dT[:, :, :, parity]
-            _combine(_BT[:, parity], dV_b, plane[..., :L])
-            plane[..., L] = 0
-            plane[..., 1:] += _combine(_BT[:, parity + 2], dV_b, G)
+            plane = dT[:, parity]
+            _combine(_BT[:, parity], dV_b, plane)
+            plane[:, 1:] += _combine(_BT[:, parity + 2], [d[:, :n - 1] for d in dV_b], G)
         # rows: tile row r was read from plane r % 2 at shift (r // 2) * K; the same again
-        dZ = self._buffer("dZ", (m, C, 2, 2, (self.th + 1) * K + 1))
-        G = self._buffer("G2", (m, C, 2, L + 1))
+        dT = dT.reshape(4, 2 * n)
+        dZ = self._buffer("dZ", (2, 2 * n))
+        G = self._buffer("G2", (2 * n - K,))
         for parity in range(2):
-            plane = dZ[:, :, parity]
-            _combine(_BT[:, parity], list(dT), plane[..., :L + 1])
-            plane[..., L + 1:] = 0
-            plane[..., K:] += _combine(_BT[:, parity + 2], list(dT), G)
-        planes = dZ[..., :-1].reshape(m, C, 2, 2, self.th + 1, K)
+            plane = dZ[parity]
+            _combine(_BT[:, parity], [d[:2 * n - K] for d in dT], plane[:2 * n - K])
+            plane[2 * n - K:] = 0
+            plane[K:] += _combine(_BT[:, parity + 2], [d[:2 * n - K] for d in dT], G)
+        planes = dZ.reshape(2, 2, C, m, B)[..., :(self.th + 1) * K].reshape(2, 2, C, m, self.th + 1, K)
         for py, (rows_in, rows_plane) in enumerate(self.rows):
             for px, (cols_in, cols_plane) in enumerate(self.cols):
-                dx[:, :, rows_in, cols_in] = planes[:, :, py, px, rows_plane, cols_plane]
+                dx[:, :, rows_in, cols_in] = planes[py, px, :, :, rows_plane, cols_plane].transpose(1, 0, 2, 3)
 
 
 def _winograd_filters(w):
@@ -608,9 +626,8 @@ def _winograd_forward(x, w, b, P):
     out = np.empty((N, F, wino.H_out, wino.W_out), dtype=x.dtype)
 
     def run(chunks):
-        wino.begin()
         for chunk in chunks:
-            V = wino.tiles(x[chunk])                          # (16, C, m*L)
+            V = wino.tiles(x[chunk])                          # (16, C, m*B)
             M = np.matmul(U, V, out=wino._buffer("M", (16, F, V.shape[2])))
             wino.untile(M, b, out[chunk])                     # the 16 GEMMs did all the multiplies
 
@@ -632,13 +649,12 @@ def _winograd_backward(dout, x, U, P):
     dx = np.empty(x.shape, dtype=x.dtype)
 
     def run(chunks):
-        wino.begin()
         dU = np.zeros((16, F, C), dtype=x.dtype)                       # this thread's share
         for chunk in chunks:
-            V = wino.tiles(x[chunk])                          # (16, C, m*L)
-            dM = wino.untile_adjoint(dout[chunk])             # (16, F, m*L)
+            V = wino.tiles(x[chunk])                          # (16, C, m*B)
+            dM = wino.untile_adjoint(dout[chunk])             # (16, F, m*B), zero on the spare tiles
             dU += np.matmul(dM, V.transpose(0, 2, 1))                  # (16, F, C)
-            dV = np.matmul(U.transpose(0, 2, 1), dM, out=V)            # (16, C, m*L), in V's memory
+            dV = np.matmul(U.transpose(0, 2, 1), dM, out=V)            # (16, C, m*B), in V's memory
             wino.tiles_adjoint(dV, dx[chunk])
         return dU
 

@@ -218,6 +218,28 @@ def test_winograd_matches_loops(seed, dtype, chunking):
                     seed, (3, 3), dtype)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_winograd_chunks_of_several_images_with_a_shorter_last_one(dtype, threads, monkeypatch):
+    """Chunks of 2 images, then 1: the flat layout changes with the chunk size, and the padding and
+    spare tiles must be zeroed again for it (stale numbers from the bigger chunk would leak in)."""
+    monkeypatch.setattr(fl, "_num_threads", lambda: threads)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 3, 6, 7)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    wino = fl._Winograd(x.shape, 4, 1, dtype)
+    monkeypatch.setattr(fl, "_WINOGRAD_COLUMNS", 2 * wino.B)
+    wino = fl._Winograd(x.shape, 4, 1, dtype)
+    assert [c.stop - c.start for c in wino.chunks()] == [2, 2, 1]
+    out, U = fl._winograd_forward(x, w, b, 1)
+    assert rel(out, conv_loop(x, w, b, 1, 1)) < TOL[dtype]
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw = fl._winograd_backward(dout, x, U, 1)
+    want_dx, want_dw, _ = conv_backward_loop(dout, x, w, 1, 1)
+    assert rel(dx, want_dx) < TOL[dtype] and rel(dw, want_dw) < TOL[dtype]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("seed", range(16))
 def test_fourier_matches_loops(seed, dtype, chunking):
