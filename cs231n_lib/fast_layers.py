@@ -17,8 +17,9 @@ Where the speed comes from (each idea is explained again where it is used):
   tile instead of 36); big kernels use the convolution theorem, with small DFTs done as matrix
   multiplies. ``_conv_method`` says which algorithm a layer gets; all give the same numbers up to rounding.
 - Memory: a few images at a time, so temporaries stay in the CPU cache; scratch buffers reused from
-  call to call (fresh large arrays page-fault); large element-wise passes split over threads (NumPy
-  releases the GIL); layouts that let each GEMM write its result where it belongs.
+  call to call, and large results written into recycled memory (fresh large arrays page-fault);
+  large element-wise passes split over threads (NumPy releases the GIL); layouts that let each GEMM
+  write its result where it belongs and each Winograd transform step be one flat array addition.
 - Pooling is a running maximum over strided views (no reductions over tiny axes) and one scatter-add
   backwards; spatial batch norm works on (N, C, H*W) directly, block by block.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -167,6 +169,52 @@ def _scratch(name, shape, dtype):
     return pool[name][:nbytes].view(dtype).reshape(shape)
 
 
+# Large outputs (the conv, pooling and batch-norm results and gradients handed to the caller) cannot
+# live in scratch buffers, and a fresh array of more than 32 MB comes from the operating system
+# (glibc's malloc hands larger blocks back on free): every page faults on first touch, which here
+# doubles the cost of a pass over 33 MB. So the library keeps the memory of its last few large
+# outputs and reuses one once nothing outside refers to it any more (like PyTorch's GPU allocator).
+_RECYCLE_MIN_BYTES = 2 ** 25    # smaller arrays: malloc already reuses freed memory
+_RECYCLE_KEEP = 4               # how many large output buffers to keep
+_RECYCLED = []                  # their uint8 memory; an array handed out is a view of one of them
+_RECYCLE_LOCK = threading.Lock()
+
+
+def _refs(buffers, i):
+    """Reference count of buffers[i], measured the same way for the calibration below and the checks."""
+    return sys.getrefcount(buffers[i])
+
+
+# what _refs reports for a buffer held by nothing but our list (the exact count varies between Python
+# versions); recycling is off where reference counts are not exact (PyPy, free-threaded CPython)
+_FREE_REFS = _refs([np.empty(1, np.uint8)], 0)
+_CAN_RECYCLE = sys.implementation.name == "cpython" and getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+def _output(shape, dtype):
+    """np.empty(shape, dtype) for a result returned to the caller, in recycled memory when large.
+
+    A buffer is free when the only references left are ours: every array or view the caller got
+    keeps its memory (`.base`) alive, so memory still in use is never handed out twice.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes < _RECYCLE_MIN_BYTES or not _CAN_RECYCLE:
+        return np.empty(shape, dtype)
+    with _RECYCLE_LOCK:
+        free = [i for i in range(len(_RECYCLED)) if _refs(_RECYCLED, i) == _FREE_REFS]
+        same = [i for i in free if _RECYCLED[i].nbytes == nbytes]
+        if same:
+            buf = _RECYCLED.pop(same[0])
+        else:
+            buf = np.empty(nbytes, np.uint8)
+            if len(_RECYCLED) >= _RECYCLE_KEEP and free:
+                _RECYCLED.pop(free[0])                     # forget the oldest free one
+        if len(_RECYCLED) < _RECYCLE_KEEP:
+            _RECYCLED.append(buf)                          # most recently used last
+        return buf.view(dtype).reshape(shape)
+
+
 def _transpose(a, axes, name):
     """a.transpose(axes) copied into the scratch buffer `name`, split over threads along the first axis."""
     view = a.transpose(axes)
@@ -217,7 +265,7 @@ def _unstretch(cols, x_shape, S, P, D):
     """Adjoint of `_stretch` + padding: sum (N, C, HH, WW, H_out, W_out) fields back onto (N, C, H, W)."""
     N, C, HH, WW, H_out, W_out = cols.shape
     H, W = x_shape[2:]
-    x_pad = np.empty((N, C, H + 2 * P, W + 2 * P), dtype=cols.dtype)
+    x_pad = _output((N, C, H + 2 * P, W + 2 * P), cols.dtype)
 
     def add(part):
         x_pad[part] = 0
@@ -390,7 +438,7 @@ def _im2col_forward(x, w, b, S, P, D, H_out, W_out):
     cols = _stretch(_pad(x, P), *w.shape[2:], S, D, H_out, W_out, extra_row=True)
     cols = cols.reshape(N, K + 1, H_out * W_out)                      # (N, C*HH*WW + 1, H_out*W_out)
     wb = np.hstack([w.reshape(F, K), b[:, None]])                     # (F, C*HH*WW + 1)
-    out = np.empty((N, F, H_out * W_out), dtype=x.dtype)
+    out = _output((N, F, H_out * W_out), x.dtype)
 
     def run(blocks):                                                  # a thread's share of the GEMMs
         for blk in blocks:
@@ -623,7 +671,7 @@ def _winograd_forward(x, w, b, P):
     F = w.shape[0]
     wino = _Winograd(x.shape, F, P, x.dtype)
     U = _winograd_filters(w)                                           # (16, F, C)
-    out = np.empty((N, F, wino.H_out, wino.W_out), dtype=x.dtype)
+    out = _output((N, F, wino.H_out, wino.W_out), x.dtype)
 
     def run(chunks):
         for chunk in chunks:
@@ -646,7 +694,7 @@ def _winograd_backward(dout, x, U, P):
     """
     F, C = U.shape[1:]
     wino = _Winograd(x.shape, F, P, x.dtype)
-    dx = np.empty(x.shape, dtype=x.dtype)
+    dx = _output(x.shape, x.dtype)
 
     def run(chunks):
         dU = np.zeros((16, F, C), dtype=x.dtype)                       # this thread's share
@@ -831,7 +879,7 @@ def max_pool_forward_fast(x, pool_param):
     Images are split over threads.
     """
     x, (PH, PW, S), (H_out, W_out) = _pool_setup(x, pool_param)
-    out = np.empty(x.shape[:2] + (H_out, W_out), dtype=x.dtype)
+    out = _output(x.shape[:2] + (H_out, W_out), x.dtype)
     switches = np.empty(out.shape, dtype=np.uint8 if PH * PW <= 255 else np.int32)   # 1 byte each
     _parallel(lambda part: _max_pool_part(x[part], out[part], switches[part], PH, PW, S),
               _parts(x.shape[0], x.nbytes))
@@ -866,7 +914,7 @@ def max_pool_backward_fast(dout, cache):
     x_shape, switches, pool_param = cache
     PH, PW, S = _read_params(pool_param, "pool_param", ("pool_height", "pool_width", "stride"))
     dout = _check_dout(dout, switches.shape)
-    dx = np.empty(x_shape, dtype=dout.dtype)
+    dx = _output(x_shape, dout.dtype)
     _parallel(lambda part: _max_pool_backward_part(dout[part], switches[part], dx[part], PH, PW, S),
               _parts(dout.shape[0], dx.nbytes))
     return dx
@@ -996,19 +1044,46 @@ def _image_blocks(n, image_bytes):
     return [slice(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
 
 
-def _centred_sums(x3, mean, d3=None):
-    """Per channel, sum((x - mean)^2), or sum(dout * (x - mean)) if d3 is given; x3, d3 (n, C, L).
+def _channel_stats(x3):
+    """Per channel (count, mean, sum of squared deviations) of x3 (n, C, L), in one pass over memory.
 
-    Centring first keeps the result exact even when |mean| >> std; block by block, the centred
-    copy never leaves the cache, and np.vecdot does the multiply-and-sum in one pass.
+    Block by block (a block stays in the cache): the block's mean, then the squares of x minus that
+    mean (exact even when |mean| >> std), merged into the running totals with the update of Chan,
+    Golub and LeVeque: for counts a, b and means ma, mb, M2 = M2a + M2b + (mb - ma)^2 * a*b/(a + b).
     """
-    total = np.zeros(x3.shape[1], dtype=x3.dtype)
+    count, mean, m2 = 0, np.zeros(x3.shape[1], x3.dtype), np.zeros(x3.shape[1], x3.dtype)
+    blocks = _image_blocks(len(x3), x3[:1].nbytes)
+    centred = _scratch("bn centred", x3[blocks[0]].shape if blocks else x3.shape, x3.dtype)
+    for blk in blocks:
+        xb = x3[blk]
+        n = xb.shape[0] * xb.shape[2]
+        mb = xb.sum(axis=(0, 2)) / n
+        t = np.subtract(xb, mb[:, None], out=centred[:len(xb)])
+        count, mean, m2 = _merge_stats((count, mean, m2), (n, mb, np.vecdot(t, t).sum(axis=0)))
+    return count, mean, m2
+
+
+def _merge_stats(a, b):
+    """(count, mean, M2) of two groups -> the same of their union (Chan et al.)."""
+    (na, ma, m2a), (nb, mb, m2b) = a, b
+    n = na + nb
+    if n == 0:
+        return a
+    delta = mb - ma
+    return n, ma + delta * (nb / n), m2a + m2b + delta * delta * (na * nb / n)
+
+
+def _dout_sums(x3, mean, d3):
+    """Per channel, sum(dout) and sum(dout * (x - mean)); x3, d3 (n, C, L). One pass, block by block."""
+    total, dot = np.zeros(x3.shape[1], x3.dtype), np.zeros(x3.shape[1], x3.dtype)
     blocks = _image_blocks(len(x3), x3[:1].nbytes)
     centred = _scratch("bn centred", x3[blocks[0]].shape if blocks else x3.shape, x3.dtype)
     for blk in blocks:
         t = np.subtract(x3[blk], mean[:, None], out=centred[:blk.stop - blk.start])
-        total += np.vecdot(t if d3 is None else d3[blk], t).sum(axis=0)
-    return total
+        db = d3[blk]
+        total += db.sum(axis=(0, 2))
+        dot += np.vecdot(db, t).sum(axis=0)
+    return total, dot
 
 
 def _affine_centred(x3, mean, scale, shift, out, d3=None, d_scale=None):
@@ -1030,9 +1105,9 @@ def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
     Returns out (N, C, H, W) and cache (x.shape, (mode, x, mean, inv_std, gamma)), with x viewed as
     (N, C, H*W) and mean, inv_std (C,) the statistics used (batch ones in training, running ones in test).
 
-    Works on (N, C, H*W) directly, no transposes: the mean is one reduction, the variance a second
-    pass over x - mean (exact even when |mean| >> std), and out = (x - mean) * gamma*inv_std + beta a
-    third, each split over threads by images and done a cache-sized block at a time.
+    Works on (N, C, H*W) directly, no transposes, in two passes over memory, each split over threads
+    by images and done a cache-sized block at a time: mean and variance together (per block, then
+    merged; exact even when |mean| >> std), then out = (x - mean) * gamma*inv_std + beta.
     """
     x = check_array(x, "x", ndim=4, shape_hint=_IMAGES)
     for name, param in (("gamma", gamma), ("beta", beta)):
@@ -1045,14 +1120,14 @@ def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
     x3, M = x.reshape(N, C, H * W), N * H * W
     parts = _parts(N, x3.nbytes)
     if mode == "train":
-        mean = sum(_parallel(lambda p: x3[p].sum(axis=(0, 2)), parts)) / M          # (C,)
-        var = sum(_parallel(lambda p: _centred_sums(x3[p], mean), parts)) / M     # biased: / (N*H*W)
+        stats = functools.reduce(_merge_stats, _parallel(lambda p: _channel_stats(x3[p]), parts))
+        mean, var = stats[1], stats[2] / M                                        # biased: / (N*H*W)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
         mean, var = running_mean, running_var
     inv_std = 1 / np.sqrt(var + eps)                                              # (C,)
-    out = np.empty_like(x3)
+    out = _output(x3.shape, x3.dtype)
     _parallel(lambda p: _affine_centred(x3[p], mean, gamma * inv_std, beta, out[p]), parts)
     return out.reshape(x.shape), (x.shape, (mode, x3, mean, inv_std, gamma))
 
@@ -1073,11 +1148,11 @@ def spatial_batchnorm_backward_fast(dout, cache):
     M = N * L
     d3 = dout.reshape(N, C, L)
     parts = _parts(N, x3.nbytes)
-    sums = _parallel(lambda p: (d3[p].sum(axis=(0, 2)), _centred_sums(x3[p], mean, d3[p])), parts)
+    sums = _parallel(lambda p: _dout_sums(x3[p], mean, d3[p]), parts)
     dbeta = sum(s[0] for s in sums)                                               # (C,)
     dgamma = sum(s[1] for s in sums) * inv_std                                    # sum(dout * x_hat)
     k = gamma * inv_std
-    dx = np.empty_like(d3)
+    dx = _output(d3.shape, d3.dtype)
     if mode == "train":
         slope, offset = -k * inv_std * dgamma / M, -k * dbeta / M
         _parallel(lambda p: _affine_centred(x3[p], mean, slope, offset, dx[p], d3[p], k), parts)

@@ -406,7 +406,7 @@ def test_max_pool_windows_with_more_offsets_than_a_byte_holds(size):
 def test_spatial_batchnorm_matches_loops(seed, dtype, chunking):
     rng = np.random.default_rng(700 + seed)
     N, C, H, W = 1 + seed % 3, int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(2, 5))
-    # a large mean next to a small spread: the centred second pass must keep the variance exact
+    # a large mean next to a small spread: centring each block (then merging) must keep the variance exact
     x = (rng.standard_normal((N, C, H, W)) + 10.0 ** (seed % 3) * rng.standard_normal((1, C, 1, 1))).astype(dtype)
     gamma, beta = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
     bn_param = {"mode": "train", "eps": 1e-5, "momentum": 0.9}
@@ -462,3 +462,43 @@ def test_num_threads_follows_the_blas_setting(monkeypatch):
 def test_parallel_keeps_the_order_and_runs_every_item(monkeypatch):
     monkeypatch.setattr(fl, "_num_threads", lambda: 2)
     assert fl._parallel(lambda i: i * i, range(5)) == [0, 1, 4, 9, 16]
+
+
+# ----------------------------------------------------------------------------------------------
+# recycled output memory
+# ----------------------------------------------------------------------------------------------
+def test_large_outputs_reuse_memory_only_once_nothing_refers_to_it(monkeypatch):
+    """An output buffer is reused after the caller lets go of it, never while any view of it lives."""
+    monkeypatch.setattr(fl, "_RECYCLE_MIN_BYTES", 1024)
+    monkeypatch.setattr(fl, "_RECYCLED", [])
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 8, 10, 10))
+    gamma, beta = np.ones(8), np.zeros(8)
+    bn = lambda: fl.spatial_batchnorm_forward_fast(x, gamma, beta, {"mode": "train"})[0]
+
+    first = bn()
+    kept = first[1:3, ::2]                     # a view: enough to keep the memory in use
+    want = first.copy()
+    del first
+    second = bn()
+    assert not np.shares_memory(kept, second)
+    np.testing.assert_array_equal(kept, want[1:3, ::2])
+    address = second.__array_interface__["data"][0]
+    del second                                 # nothing refers to it now
+    third = bn()
+    assert third.__array_interface__["data"][0] == address
+    np.testing.assert_array_equal(third, want)
+    assert len(fl._RECYCLED) <= fl._RECYCLE_KEEP
+
+
+def test_output_recycling_keeps_a_bounded_number_of_buffers(monkeypatch):
+    monkeypatch.setattr(fl, "_RECYCLE_MIN_BYTES", 64)
+    monkeypatch.setattr(fl, "_RECYCLED", [])
+    held = [fl._output((4, 4 + i), np.float64) for i in range(2 * fl._RECYCLE_KEEP)]   # all in use
+    assert len(fl._RECYCLED) == fl._RECYCLE_KEEP
+    assert len({a.__array_interface__["data"][0] for a in held}) == len(held)       # all distinct
+    small = fl._output((2, 2), np.float64)                                          # below the threshold
+    assert small.base is None and len(fl._RECYCLED) == fl._RECYCLE_KEEP
+    del held
+    other = fl._output((3, 100), np.float32)         # a new size: evicts the oldest free buffer
+    assert len(fl._RECYCLED) == fl._RECYCLE_KEEP and other.shape == (3, 100) and other.dtype == np.float32
