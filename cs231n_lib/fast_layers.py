@@ -113,8 +113,9 @@ def _split(n, parts):
 
 
 def _parts(n, nbytes):
-    """Slices of range(n) for the threads; a single one when the arrays are small (threads cost ~50 us)."""
-    return _split(n, _num_threads() if nbytes >= 4 * _CHUNK_BYTES else 1)
+    """Slices of range(n) for the threads; a single one below 1 MB (threads cost ~50 us, while one
+    strided pass over 1 MB already takes several hundred)."""
+    return _split(n, _num_threads() if nbytes >= _CHUNK_BYTES // 2 else 1)
 
 
 def _parallel(fn, items):
