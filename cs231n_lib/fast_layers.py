@@ -1059,7 +1059,8 @@ def _channel_stats(x3):
         xb = x3[blk]
         n = xb.shape[0] * xb.shape[2]
         mb = xb.sum(axis=(0, 2)) / n
-        t = np.subtract(xb, mb[:, None], out=centred[:len(xb)])
+        t = centred[:len(xb)]
+        np.subtract(xb.reshape(len(xb), -1), _channel_rows(mb, xb.shape[2]), out=t.reshape(len(xb), -1))
         count, mean, m2 = _merge_stats((count, mean, m2), (n, mb, np.vecdot(t, t).sum(axis=0)))
     return count, mean, m2
 
@@ -1079,23 +1080,38 @@ def _dout_sums(x3, mean, d3):
     total, dot = np.zeros(x3.shape[1], x3.dtype), np.zeros(x3.shape[1], x3.dtype)
     blocks = _image_blocks(len(x3), x3[:1].nbytes)
     centred = _scratch("bn centred", x3[blocks[0]].shape if blocks else x3.shape, x3.dtype)
+    mean_row = _channel_rows(mean, x3.shape[2])
     for blk in blocks:
-        t = np.subtract(x3[blk], mean[:, None], out=centred[:blk.stop - blk.start])
+        t = centred[:blk.stop - blk.start]
+        np.subtract(x3[blk].reshape(len(t), -1), mean_row, out=t.reshape(len(t), -1))
         db = d3[blk]
         total += db.sum(axis=(0, 2))
         dot += np.vecdot(db, t).sum(axis=0)
     return total, dot
 
 
+def _channel_rows(values, L):
+    """Per-channel values (C,) repeated L times -> one (C*L,) row, to match an image viewed as (C*L,).
+
+    NumPy adds or multiplies two contiguous rows about 1.5x faster than it broadcasts a (C, 1)
+    column over (C, L): the long rows keep its vectorised loops busy.
+    """
+    return np.repeat(values, L)
+
+
 def _affine_centred(x3, mean, scale, shift, out, d3=None, d_scale=None):
     """out = (x - mean) * scale + shift per channel (+ d3 * d_scale if given), block by block in cache."""
-    for blk in _image_blocks(len(x3), x3[:1].nbytes):
-        o = out[blk]
-        np.subtract(x3[blk], mean[:, None], out=o)
-        o *= scale[:, None]
-        o += shift[:, None]
+    n, C, L = x3.shape
+    mean, scale, shift = (_channel_rows(v, L) for v in (mean, scale, shift))
+    x2, out2 = x3.reshape(n, C * L), out.reshape(n, C * L)
+    for blk in _image_blocks(n, x3[:1].nbytes):
+        o = out2[blk]
+        np.subtract(x2[blk], mean, out=o)
+        o *= scale
+        o += shift
         if d3 is not None:
-            o += d3[blk] * d_scale[:, None]
+            o += np.multiply(d3.reshape(n, C * L)[blk], _channel_rows(d_scale, L),
+                             out=_scratch("bn scaled dout", o.shape, o.dtype))
 
 
 def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
