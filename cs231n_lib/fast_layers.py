@@ -891,6 +891,14 @@ def _max_pool_backward_part(dout, switches, dx, PH, PW, S):
     """Scatter-add dout of a few images to the winning pixels, into dx (zeroed here)."""
     n, C, H_out, W_out = dout.shape
     H, W = dx.shape[2:]
+    if PH == PW == S:
+        # windows tile the input: every pixel is offset k of exactly one window, so dx at offset
+        # (i, j) of all windows, one strided view, is dout where that offset won and 0 elsewhere
+        tiles = dx.reshape(n, C, H_out, S, W_out, S)
+        won = _scratch("pool won", switches.shape, bool)
+        for k in range(S * S):
+            np.multiply(dout, np.equal(switches, k, out=won), out=tiles[:, :, :, k // S, :, k % S])
+        return
     # flat index in dx of each winner: the offset of the winner in its window, plus the
     # window's top-left corner (image and channel, row, column)
     offset = np.array([i * W + j for i in range(PH) for j in range(PW)])
@@ -910,7 +918,8 @@ def max_pool_backward_fast(dout, cache):
     Returns dx: (N, C, H, W); a pixel that wins several overlapping windows collects all their gradients.
 
     One scatter-add of the N*C*H_out*W_out gradients to their winners' flat indices (np.add.at sums
-    the collisions of overlapping windows); split over threads by images.
+    the collisions of overlapping windows); when the windows tile the input (2x2 stride 2), one
+    masked product per window offset instead. Split over threads by images.
     """
     x_shape, switches, pool_param = cache
     PH, PW, S = _read_params(pool_param, "pool_param", ("pool_height", "pool_width", "stride"))
