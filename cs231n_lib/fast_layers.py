@@ -887,6 +887,15 @@ def max_pool_forward_fast(x, pool_param):
     return out, (x.shape, switches, pool_param)
 
 
+@functools.lru_cache(maxsize=4)
+def _window_corners(planes, H_out, W_out, H, W, S):
+    """Flat index of the top-left pixel of every pooling window of `planes` (H, W) planes, read-only."""
+    corners = ((np.arange(planes) * (H * W))[:, None, None] + (np.arange(H_out) * (S * W))[:, None]
+               + np.arange(W_out) * S)
+    corners.flags.writeable = False           # shared by every call (and thread) through the cache
+    return corners
+
+
 def _max_pool_backward_part(dout, switches, dx, PH, PW, S):
     """Scatter-add dout of a few images to the winning pixels, into dx (zeroed here)."""
     n, C, H_out, W_out = dout.shape
@@ -902,11 +911,8 @@ def _max_pool_backward_part(dout, switches, dx, PH, PW, S):
     # flat index in dx of each winner: the offset of the winner in its window, plus the
     # window's top-left corner (image and channel, row, column)
     offset = np.array([i * W + j for i in range(PH) for j in range(PW)])
-    index = _scratch("pool index", (n * C, H_out, W_out), np.intp)   # (n*C, H_out, W_out)
-    np.take(offset, switches.reshape(index.shape), out=index)
-    index += (np.arange(n * C) * (H * W))[:, None, None]
-    index += (np.arange(H_out) * (S * W))[:, None]
-    index += np.arange(W_out) * S
+    index = offset[switches.reshape(n * C, H_out, W_out)]             # (n*C, H_out, W_out)
+    index += _window_corners(n * C, H_out, W_out, H, W, S)
     dx.fill(0)
     np.add.at(dx.reshape(-1), index.reshape(-1), dout.reshape(-1))
 
