@@ -119,19 +119,26 @@ def _parts(n, nbytes):
 
 
 def _parallel(fn, items):
-    """[fn(item) for item in items], run on a thread pool when there are several items.
+    """[fn(item) for item in items], the first in the calling thread, the others on a thread pool.
 
-    fn must write only to its own part of any output. Used for a few large element-wise passes
-    (pooling, batch norm, copies); one call per layer, so the ~50 us of thread start-up is noise.
+    fn must write only to its own part of any output, and may use scratch buffers (they are per
+    thread) other than those its caller holds. Used for a few large element-wise passes (pooling,
+    batch norm, copies) and, through _over_chunks, the chunk loops: ~50 us per call.
     """
     global _POOL
     items = list(items)
     if len(items) <= 1 or _num_threads() == 1:
         return [fn(item) for item in items]
     # a new pool after a fork (a child process has none of the parent's threads) or when too small
-    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < len(items):
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(len(items), _num_threads())))
-    return list(_POOL[1].map(fn, items))
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < len(items) - 1:
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(len(items), _num_threads()) - 1))
+    # the calling thread takes the first item itself: one thread hand-off fewer (~50 us each)
+    futures = [_POOL[1].submit(fn, item) for item in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:
+        results = [f.result() for f in futures]   # never return while a worker still writes
+    return [first] + results
 
 
 _BLAS = None                    # threadpoolctl controller, made on first use
