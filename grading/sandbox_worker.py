@@ -10,9 +10,14 @@ Job (/job/job.json, written by the trusted side): a list of steps in notebook or
     {"op": "grade", "cell": i, "calls": [{"fn": name, "inputs": "/job/inputs/k"}, ...]}
 The inputs of a graded call are arrays and parameter dicts only; expected outputs never come here.
 
-Fault containment: every step runs in a forked child of the process holding the state before the
-step. A child that finishes an exec step takes over (its parent exits); a child that crashes,
-exits or times out is discarded and the state before the step carries on. Graded calls run in
+Fault containment: every run of consecutive exec steps goes to one forked child of the process
+holding the state before the run; the child acknowledges each step it finishes and, after the
+last, takes over (its parent exits). A child that crashes, exits or times out in step k is
+discarded: that step is reported as not finished, and a fresh child of the state before the run
+replays the steps before k without reporting them again (each within its own time limit), then
+goes on after k. (Were the replay to fail too -- code that behaves differently the second time --
+the steps after k go on from the state before the run.) Forking once per run instead of once
+per cell saves about 10 ms of fork and copy-on-write work per cell. Graded calls run in
 short-lived children (one per test cell, a fresh one after a crash or a time-out), so a segfault,
 an os._exit or an endless loop costs that call only.
 
@@ -338,7 +343,7 @@ def _make_shell():
     return Shell.instance(config=cfg)
 
 
-def _run_cell(shell, step):
+def _run_cell(shell, step, report=True):
     from IPython.utils.capture import capture_output
     out, err = _Capped(TEXT_CAP), _Capped(TEXT_CAP)
     shell.last_error = None
@@ -366,43 +371,70 @@ def _run_cell(shell, step):
         ename, evalue, stb = shell.last_error
         outputs.append({"output_type": "error", "ename": ename, "evalue": evalue[:2000],
                         "traceback": [str(s)[:4000] for s in stb[-20:]]})
-    _Out.send({"t": "cell", "cell": step["cell"], "status": "error" if shell.last_error else "ok",
-               "outputs": outputs, "count": step.get("count")})
+    if report:
+        _Out.send({"t": "cell", "cell": step["cell"], "status": "error" if shell.last_error else "ok",
+                   "outputs": outputs, "count": step.get("count")})
 
 
-def _exec_step(shell, step):
-    """Run an exec step in a child that takes over when it finishes (see module docstring)."""
-    r, w = os.pipe()
-    pid = _fork()
-    if pid is None:  # no process left: run it here, without a way back
-        os.close(r)
+def _exec_steps(shell, steps):
+    """Run consecutive exec steps in one child that takes over after them (see module docstring)."""
+    replay = []  # steps whose state was lost with a crashed child: run again, silently
+    timeout = _JOBINFO.get("cell_timeout_s", 60)
+    while steps or replay:
+        r, w = os.pipe()
+        pid = _fork()
+        if pid is None:  # no process left: run them here, without a way back
+            os.close(r)
+            os.close(w)
+            for step in replay:
+                _run_cell(shell, step, report=False)
+            for step in steps:
+                _run_cell(shell, step)
+            return
+        if pid == 0:  # the child: run the steps, acknowledging each, then carry on as the worker
+            os.close(r)
+            try:
+                os.setpgid(0, 0)
+            except OSError:
+                pass
+            for step in replay:
+                _run_cell(shell, step, report=False)
+                os.write(w, b"A")
+            for step in steps:
+                _run_cell(shell, step)
+                os.write(w, b"A")
+            os.close(w)
+            return
         os.close(w)
-        _run_cell(shell, step)
-        return True
-    if pid == 0:  # the child: run the cell, tell the parent, carry on as the worker
-        os.close(r)
-        try:
-            os.setpgid(0, 0)
-        except OSError:
-            pass
-        _run_cell(shell, step)
-        os.write(w, b"A")
-        os.close(w)
-        return True
-    os.close(w)
-    how, status = _wait(pid, r, _JOBINFO.get("cell_timeout_s", 60))
-    os.close(r)
-    if how == "ack":
-        os._exit(0)  # the child holds the new state and goes on; this one is done
-    why = ("it ran longer than the time limit of "
-           f"{_JOBINFO.get('cell_timeout_s', 60)} s" if how == "timeout" else
-           _describe_status(status))
-    _Out.send({"t": "cell", "cell": step["cell"], "status": "crashed",
-               "outputs": [{"output_type": "error", "ename": "CellCrashed",
-                            "evalue": f"this cell did not finish: {why}; grading went on "
-                                      f"from the state before it",
-                            "traceback": []}]})
-    return False
+        replayed = True
+        for _ in replay:
+            how, _ = _wait(pid, r, timeout)
+            if how != "ack":
+                replayed = False
+                break
+        if not replayed:  # the replay failed: go on from the state before the run
+            os.close(r)
+            _reap(pid)
+            replay = []
+            continue
+        for k, step in enumerate(steps):
+            how, status = _wait(pid, r, timeout)
+            if how == "ack":
+                continue
+            why = (f"it ran longer than the time limit of {timeout} s" if how == "timeout" else
+                   _describe_status(status))
+            _Out.send({"t": "cell", "cell": step["cell"], "status": "crashed",
+                       "outputs": [{"output_type": "error", "ename": "CellCrashed",
+                                    "evalue": f"this cell did not finish: {why}; grading went "
+                                              f"on from the state before it",
+                                    "traceback": []}]})
+            os.close(r)
+            _reap(pid)
+            replay, steps = replay + steps[:k], steps[k + 1:]
+            break
+        else:
+            os.close(r)
+            os._exit(0)  # the child holds the new state and goes on; this one is done
 
 
 def _grade_step(shell, step):
@@ -531,11 +563,18 @@ def main():
         os.setpgid(0, 0)
     except OSError:
         pass
-    for step in job["steps"]:
-        if step["op"] == "exec":
-            _exec_step(shell, step)
-        elif step["op"] == "grade":
-            _grade_step(shell, step)
+    steps, i = job["steps"], 0
+    while i < len(steps):
+        if steps[i]["op"] == "exec":  # a run of exec steps goes to one child
+            j = i
+            while j < len(steps) and steps[j]["op"] == "exec":
+                j += 1
+            _exec_steps(shell, steps[i:j])
+            i = j
+        else:
+            if steps[i]["op"] == "grade":
+                _grade_step(shell, steps[i])
+            i += 1
     _Out.send({"t": "done"})
     os.write(done_w, b"D")
     os._exit(0)
