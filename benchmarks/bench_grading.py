@@ -7,8 +7,9 @@ Builds two throw-away course directories with the same sample submissions (tests
 the reference solution, the other correct styles and every buggy sample; --copies repeats them
 under more student ids), then times `nbgrader autograde <assignment>` in each:
 
-- plain: stock nbgrader `Execute` (hidden tests run in the student's kernel), one notebook at a
-  time -- what nbgrader does without this repository's SandboxedExecute;
+- plain: stock nbgrader's preprocessors, `Execute` among them (hidden tests run in the student's
+  kernel), one notebook at a time -- what nbgrader does without this repository's additions (the
+  course's grading policy stays: text on stderr never zeroes a test);
 - ours: the repository's nbgrader_config.py (sandbox on, parallel fan-out on all cores).
 
 Both sides run the same commands: `nbgrader autograde <assignment>` once per assignment (the
@@ -35,8 +36,11 @@ from assignments_helpers import (NOTEBOOKS, build_submission, make_course, nbgra
                                  solution_functions, submit)
 
 PLAIN = """
-# --- benchmark baseline: stock nbgrader execution (hidden tests in the student's kernel) ---
+# --- benchmark baseline: stock nbgrader's preprocessors (hidden tests in the student's kernel);
+# only the course's grading policy (stderr never zeroes a test, the kernel's import path) stays ---
 from nbgrader.preprocessors import Execute as _Execute
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [_Execute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]

@@ -2,8 +2,10 @@
 student data stays out of git, the library carries no graded name, environment.yml matches
 pyproject.toml."""
 import ast
+import importlib.util
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,18 @@ def test_makefile_targets_build_their_own_environment():
         m = re.search(rf"^{target}:(.*)$", mk, re.M)
         assert m and ".installed" in m.group(1), f"`make {target}` must create the venv on first use"
     assert "export PATH" in mk and "$(BIN)" in mk, "the venv's bin/ must be on PATH (nbgrader runs alembic)"
+
+
+def test_environment_has_no_slow_iri_parser():
+    # rfc3987-syntax builds an Earley parser when it is imported, and jsonschema imports it: that
+    # added about 2.7 s to every nbgrader command and Jupyter start (a third of grading one
+    # assignment's notebooks). The Makefile uninstalls it; jsonschema then only skips the "iri"
+    # string format, which nothing in the course uses.
+    assert importlib.util.find_spec("rfc3987_syntax") is None, (
+        "rfc3987-syntax is installed: run `pip uninstall rfc3987-syntax` (see the Makefile)")
+    code = "import sys, jsonschema, nbgrader.api; print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_student_data_is_ignored():
