@@ -26,7 +26,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join([ROOT] + _paths)
 if ROOT not in sys.path:  # and on nbgrader's own, for the preprocessors below
     sys.path.insert(0, ROOT)
 
-from grading.nbgrader_plugins import HideHiddenTests, ProgressLog, RestoreCells  # noqa: E402
+from grading.nbgrader_plugins import (CheckCellMetadataFast, HideHiddenTests,  # noqa: E402
+                                      ProgressLog, RestoreCells, share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
 
 # --- the course directory ----------------------------------------------------------------------
@@ -43,12 +44,17 @@ c.Execute.timeout = 120  # seconds per cell: a slow but correct loop solution st
 c.Execute.extra_arguments = [f"--IPKernelApp.exec_lines=import sys; sys.path.insert(0, {ROOT!r})"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
+# --- the gradebook ------------------------------------------------------------------------------
+# Stock nbgrader opens a new database engine for every Gradebook, about ten per graded notebook,
+# and recompiles every query each time; one engine per database URL halves that bookkeeping.
+share_gradebook_engines()
+
 # --- autograde ---------------------------------------------------------------------------------
 # RestoreCells puts back test cells a student deleted or stripped of metadata (graded, not left
 # for manual grading) before OverwriteCells restores their source and hidden tests.
 c.Autograde.sanitize_preprocessors = [ProgressLog, ClearOutput, DeduplicateIds,
                                       OverwriteKernelspec, RestoreCells, OverwriteCells,
-                                      CheckCellMetadata]
+                                      CheckCellMetadataFast]
 # nbgrader gives a test cell zero points if it wrote *anything* to stderr, e.g. a harmless
 # warning from a correct solution. Failures here are exceptions, so stderr never decides a grade.
 c.IgnorePattern.enabled = True
@@ -59,7 +65,7 @@ c.IgnorePattern.pattern = r"[\s\S]"  # any stderr text
 # with a message when the sandbox cannot be set up; it never falls back to nbgrader's Execute.
 c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
-                                       CheckCellMetadata]
+                                       CheckCellMetadataFast]
 c.SandboxedExecute.cell_timeout = 120  # seconds per cell, as for Execute above
 c.SandboxedExecute.wall_s = 600        # seconds per notebook
 c.SandboxedExecute.case_timeout = 30   # seconds per graded call of one hidden case

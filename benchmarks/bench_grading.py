@@ -39,6 +39,7 @@ PLAIN = """
 # --- benchmark baseline: stock nbgrader's preprocessors (hidden tests in the student's kernel);
 # only the course's grading policy (stderr never zeroes a test, the kernel's import path) stays ---
 from nbgrader.preprocessors import Execute as _Execute
+share_gradebook_engines(False)  # stock: a new database engine for every Gradebook
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
                                       OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [_Execute, IgnorePattern, ClearMetadataPreprocessor,

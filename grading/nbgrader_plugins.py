@@ -7,6 +7,9 @@
 - HideHiddenTests (generate_feedback): removes the hidden-test source from the feedback and
   scrubs any output line that quotes it (tracebacks print source lines).
 - ProgressLog (autograde): one log line per notebook, "autograding 3 of 40: ...".
+- CheckCellMetadataFast (autograde): nbgrader's CheckCellMetadata with its metadata schema
+  compiled once, not checked again for every cell; same checks, same errors.
+- share_gradebook_engines(): one SQLAlchemy engine per gradebook URL instead of one per Gradebook.
 """
 import copy
 import glob
@@ -18,7 +21,9 @@ import nbformat
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+from nbgrader.nbgraderformat.common import BaseMetadataValidator
+from nbgrader.preprocessors import CheckCellMetadata, ClearHiddenTests, NbGraderPreprocessor
 
 _DEF = re.compile(r"^def\s+(\w+)\s*\(", re.M)
 
@@ -181,4 +186,116 @@ class ProgressLog(NbGraderPreprocessor):
         ProgressLog._done[key] = ProgressLog._done.get(key, 0) + 1
         self.log.info("autograding %d of %d: %s / %s / %s.ipynb", ProgressLog._done[key], total,
                       info["student"], info["assignment"], info["notebook"])
+        return nb, resources
+
+
+# ----------------------------------------------------------------------------- gradebook engines
+_ENGINES = {}  # (url, options) -> (engine, identity of the database file when it was opened)
+_ENGINES_LOCK = threading.Lock()
+
+
+def _sqlite_identity(url):
+    """(device, inode) of a SQLite database file, or None (other databases, in-memory, missing)."""
+    text = str(url)
+    if not text.startswith("sqlite:///") or text.endswith(":memory:"):
+        return None
+    try:
+        st = os.stat(text[len("sqlite:///"):])
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def share_gradebook_engines(on=True):
+    """Make nbgrader's Gradebook reuse one SQLAlchemy engine per database URL in this process.
+
+    Stock nbgrader creates a new engine for every Gradebook it opens, about ten per graded
+    notebook, so each one reflects the schema again and every query is compiled afresh (an
+    engine keeps its compiled queries). Sharing one halves the cost of opening a Gradebook and
+    lets queries hit the cache. A SQLite file that was replaced or deleted since (a new inode)
+    gets a new engine, so pooled connections never write to a file that is gone.
+    With on=False, stock behaviour comes back (the grading benchmark's baseline).
+    """
+    import nbgrader.api as api
+    shared = getattr(api.create_engine, "shared_per_url", None)
+    if not on:
+        if shared is not None:
+            api.create_engine = shared
+        return
+    if shared is not None:
+        return
+    original = api.create_engine
+
+    def create_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        ident = _sqlite_identity(url)
+        with _ENGINES_LOCK:
+            hit = _ENGINES.get(key)
+            if hit is not None:
+                engine, known = hit
+                if known is None and ident is not None and str(url).startswith("sqlite"):
+                    known = ident  # the file this engine created when it first connected
+                    _ENGINES[key] = (engine, known)
+                if not str(url).startswith("sqlite") or (ident is not None and ident == known):
+                    return engine
+                engine.dispose()  # a new or replaced SQLite file (or an in-memory one, as stock)
+            engine = original(url, **options)
+            _ENGINES[key] = (engine, ident)
+            return engine
+
+    create_engine.shared_per_url = original
+    api.create_engine = create_engine
+
+
+# ----------------------------------------------------------------------------- cell metadata
+class _CompiledSchema(BaseMetadataValidator):
+    """The schema step of nbgrader's cell check, with the schema's validator built once.
+
+    jsonschema.validate() first checks the schema itself against the JSON Schema meta-schema, on
+    every call: nbgrader calls it for every graded cell, twice per submission, and that check was
+    most of CheckCellMetadata's cost (about 14 ms per notebook). The instance check and the error
+    raised (jsonschema's best match) are the ones jsonschema.validate() gives.
+    """
+
+    _compiled = {}
+
+    def validate_cell(self, cell):
+        meta = cell.metadata.get("nbgrader") if "metadata" in cell else None
+        if meta is None or meta.get("schema_version", 0) != self.schema_version:
+            return super().validate_cell(cell)  # absent, or too old/new: stock behaviour
+        validator = self._compiled.get(self.schema_version)
+        if validator is None:
+            import jsonschema
+            cls = jsonschema.validators.validator_for(self.schema)
+            cls.check_schema(self.schema)
+            validator = self._compiled[self.schema_version] = cls(self.schema)
+        from jsonschema.exceptions import best_match
+        error = best_match(validator.iter_errors(meta))
+        if error is not None:
+            raise error
+
+
+class _FastMetadataValidator(MetadataValidator, _CompiledSchema):
+    """nbgrader's current MetadataValidator; its schema step resolves to _CompiledSchema's."""
+
+
+_VALIDATOR = []
+
+
+class CheckCellMetadataFast(CheckCellMetadata):
+    """CheckCellMetadata with one validator per process and the schema compiled once."""
+
+    def preprocess(self, nb, resources):
+        if not _VALIDATOR:
+            _VALIDATOR.append(_FastMetadataValidator())
+        validator = _VALIDATOR[0]
+        validator.log = self.log
+        try:
+            validator.validate_nb(nb)
+        except ValidationError:
+            import traceback
+            self.log.error(traceback.format_exc())
+            msg = "Notebook failed to validate; the nbgrader metadata may be corrupted."
+            self.log.error(msg)
+            raise ValidationError(msg)
         return nb, resources
