@@ -46,7 +46,8 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 
 # --- the gradebook ------------------------------------------------------------------------------
 # Stock nbgrader opens a new database engine for every Gradebook, about ten per graded notebook,
-# and recompiles every query each time; one engine per database URL halves that bookkeeping.
+# and recompiles every query each time; one engine per database URL halves the cost of opening one
+# (grading/nbgrader_plugins.py). The formgrader and every other nbgrader command share it too.
 share_gradebook_engines()
 
 # --- autograde ---------------------------------------------------------------------------------
