@@ -91,7 +91,8 @@ class _Pool:
     """Module-wide: nbgrader builds a new preprocessor instance for every notebook."""
     lock = threading.Lock()
     executor = None
-    futures = {}        # job key -> Future
+    futures = {}        # job key -> [Future, ...]: identical submissions (same cells, same files)
+    #                     have the same key, and each gets its own job
     started = set()     # nbgrader runs (course root, converter) already fanned out
     total = done = 0
     t0 = None
@@ -142,7 +143,10 @@ class SandboxedExecute(NbGraderPreprocessor):
             except Exception as exc:  # noqa: BLE001 -- prefetch is an optimisation only
                 self.log.warning("parallel grading unavailable (%s); grading serially", exc)
         with _Pool.lock:
-            fut = _Pool.futures.pop(key, None)
+            queued = _Pool.futures.get(key)
+            fut = queued.pop(0) if queued else None
+            if queued is not None and not queued:
+                del _Pool.futures[key]
         if fut is not None:
             result = fut.result()
         else:
@@ -213,8 +217,6 @@ class SandboxedExecute(NbGraderPreprocessor):
             key = _job_key(nb, sub_dir)
             label = f"{student}/{assignment}/{notebook}"
             with _Pool.lock:
-                if key in _Pool.futures:
-                    continue
                 _Pool.total += 1
                 _Pool.t0 = _Pool.t0 or time.monotonic()
             if not started:
@@ -224,7 +226,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             fut = self._pool().submit(grade_job, nb_json, sub_dir, limits)
             fut.add_done_callback(lambda f, label=label: self._progress(label))
             with _Pool.lock:
-                _Pool.futures.setdefault(key, fut)
+                _Pool.futures.setdefault(key, []).append(fut)
             n += 1
         if n:
             self.log.info("%d notebooks queued for sandboxed grading", n)

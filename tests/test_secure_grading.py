@@ -28,7 +28,7 @@ import pytest
 
 from assignments_helpers import (GRADED, NOTEBOOKS, ROOT, build_submission, make_course,
                                  nbgrader, outputs_text, read_snippet, reference_submission,
-                                 scores, solution_functions, submit)
+                                 scores, snippets_for, solution_functions, submit)
 
 ATTACKS = Path(__file__).resolve().parent / "attacks"
 FAST = ["--SandboxedExecute.cell_timeout=6", "--SandboxedExecute.case_timeout=3",
@@ -187,3 +187,23 @@ def test_grading_stops_without_the_sandbox(tmp_path):
     assert proc.returncode != 0
     assert "sandbox cannot be set up" in proc.stdout and "bubblewrap" in proc.stdout
     assert not (course / "autograded" / "alice" / "pooling" / "pooling.ipynb").exists()
+
+
+def test_identical_submissions_are_each_graded_in_parallel(tmp_path):
+    """Students who hand in the same notebook (same cells, same files) have the same job key; each
+    still gets its own sandboxed job in the parallel fan-out, none is left to run serially after."""
+    course = make_course(tmp_path)
+    nbgrader("generate_assignment", "pooling", "--force", cwd=course)
+    same = reference_submission("pooling", course)
+    for student in ("s1", "s2", "s3", "s4"):
+        submit(course, student, "pooling", same)
+    funcs = {**solution_functions("pooling"), **snippets_for("pooling")["bug_pool_average"][2]}
+    submit(course, "s5", "pooling", build_submission("pooling", funcs, course=course))
+    log = nbgrader("autograde", "pooling", cwd=course).stdout
+    # the notebook being graded when the fan-out starts (s1's) is not queued; the other four are,
+    # and nbgrader takes every one of their results
+    assert "4 notebooks queued for sandboxed grading" in log, log[-3000:]
+    assert re.search(r"graded 4 of 4 notebooks in the sandbox", log), log[-3000:]
+    got = scores(course, "pooling")
+    assert got["s1"] == got["s2"] == got["s3"] == got["s4"] != got["s5"]
+    assert all(s == m for s, m, _ in got["s4"].values())
