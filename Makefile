@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[course]'
 	# rfc3987-syntax comes in through jsonschema[format-nongpl] and builds an Earley parser when it
 	# is imported: about 2.7 s added to every nbgrader and Jupyter start. jsonschema needs it only
-	# to check the "iri" string format, which nothing here uses (tests/test_environment.py checks).
+	# to check the "iri" string format, which nothing here uses (tests/test_repo.py checks).
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cs231n)" >/dev/null
 	touch $@

@@ -145,8 +145,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         with _Pool.lock:
             queued = _Pool.futures.get(key)
             fut = queued.pop(0) if queued else None
-            if queued is not None and not queued:
-                del _Pool.futures[key]
+            if not queued:
+                _Pool.futures.pop(key, None)
         if fut is not None:
             result = fut.result()
         else:

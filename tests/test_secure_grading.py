@@ -191,7 +191,8 @@ def test_grading_stops_without_the_sandbox(tmp_path):
 
 def test_identical_submissions_are_each_graded_in_parallel(tmp_path):
     """Students who hand in the same notebook (same cells, same files) have the same job key; each
-    still gets its own sandboxed job in the parallel fan-out, none is left to run serially after."""
+    still gets its own sandboxed job in the parallel fan-out (once, only the first was queued and
+    the rest ran one by one after the pool)."""
     course = make_course(tmp_path)
     nbgrader("generate_assignment", "pooling", "--force", cwd=course)
     same = reference_submission("pooling", course)
