@@ -22,6 +22,7 @@ Why bind the interpreter rather than switch uid on the host: the venv's python l
 host fails). Inside the sandbox /root is a fresh 0755 tmpfs holding only the interpreter's own
 directory, read-only; nothing else of root's home is visible.
 """
+import errno
 import os
 import platform
 import secrets
@@ -268,6 +269,22 @@ class RunResult:
     stderr: str          # the sandbox's own messages (before the worker took stdio over)
 
 
+# exec failures seen under load that a second try gets past (EFAULT: once in a full test run on
+# two busy cores, starting bwrap from a grading thread)
+_TRANSIENT = (errno.EFAULT, errno.EAGAIN, errno.ENOMEM, errno.EINTR)
+
+
+def _start(argv, err, tries=4):
+    for k in range(tries):
+        try:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err, start_new_session=True)
+        except OSError as exc:
+            if exc.errno not in _TRANSIENT or k == tries - 1:
+                raise
+            time.sleep(0.05 * (k + 1))
+
+
 def run(job_dir, limits, inputs_dir=None):
     """Run the worker on job_dir (already filled) in the sandbox; collect what it sends."""
     shutil.copy(WORKER, os.path.join(job_dir, "worker.py"))
@@ -275,8 +292,7 @@ def run(job_dir, limits, inputs_dir=None):
     argv = command(job_dir, limits, inputs_dir=inputs_dir)
     t0 = time.monotonic()
     err = tempfile.TemporaryFile()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                            start_new_session=True)
+    proc = _start(argv, err)
     cap = limits.result_mb << 20
     buf, total, timed_out, overflow = bytearray(), 0, False, False
     fd = proc.stdout.fileno()

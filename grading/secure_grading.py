@@ -147,9 +147,14 @@ class SandboxedExecute(NbGraderPreprocessor):
             fut = queued.pop(0) if queued else None
             if not queued:
                 _Pool.futures.pop(key, None)
+        result = None
         if fut is not None:
-            result = fut.result()
-        else:
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 -- the job's machinery failed, not the student
+                self.log.warning("%s/%s: the parallel job failed (%s: %s); grading it again here",
+                                 info.get("student"), info.get("notebook"), type(exc).__name__, exc)
+        if result is None:
             result = grade_job(nb_json, sub_dir, self._limits())
         graded = _from_json(result["nb"])
         for cell, new in zip(nb.cells, graded.cells):

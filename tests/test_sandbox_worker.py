@@ -67,3 +67,66 @@ def test_a_crash_inside_a_run_of_cells_costs_that_cell_only(tmp_path, fault, why
 def test_a_crash_in_the_last_cell_keeps_the_state_of_the_others(tmp_path):
     cells, done = run_cells(tmp_path, ["y = 5", "import os; os._exit(1)"])
     assert done and cells[0][0]["status"] == "ok" and cells[1][0]["status"] == "crashed"
+
+
+def test_a_transient_exec_failure_is_retried(monkeypatch, tmp_path):
+    """Starting bwrap once failed with EFAULT under load; the next try starts it."""
+    import errno
+    import subprocess
+
+    from grading import sandbox
+    calls = []
+    real = subprocess.Popen
+
+    def flaky(*a, **k):
+        calls.append(a[0][0])
+        if len(calls) == 1:
+            raise OSError(errno.EFAULT, "Bad address", a[0][0])
+        return real(*a, **k)
+
+    monkeypatch.setattr(subprocess, "Popen", flaky)
+    with open(tmp_path / "err", "w+b") as err:
+        proc = sandbox._start(["true"], err)
+        assert proc.wait() == 0
+    assert len(calls) == 2
+    calls.clear()
+
+    def missing(*a, **k):
+        calls.append(a[0][0])
+        raise FileNotFoundError(errno.ENOENT, "No such file", a[0][0])
+
+    monkeypatch.setattr(subprocess, "Popen", missing)
+    with open(tmp_path / "err", "w+b") as err, pytest.raises(FileNotFoundError):
+        sandbox._start(["nope"], err)
+    assert len(calls) == 1  # a real error is not retried
+
+
+def test_a_failed_parallel_job_is_graded_again(monkeypatch, tmp_path):
+    """If a prefetched job's machinery fails (an exception, not a student's fault), nbgrader's
+    own pass grades that notebook again instead of failing it."""
+    import concurrent.futures as cf
+    import json as _json
+
+    import nbformat
+
+    from grading import secure_grading as sg
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    key = sg._job_key(nb, str(tmp_path))
+    failed = cf.Future()
+    failed.set_exception(OSError(14, "Bad address"))
+    monkeypatch.setattr(sg._Pool, "futures", {key: [failed]})
+    again = []
+
+    def grade_job(nb_json, sub_dir, limits):
+        again.append(sub_dir)
+        graded = nbformat.from_dict(_json.loads(nb_json))
+        graded.cells[0].outputs = [nbformat.v4.new_output("stream", text="graded\n")]
+        return {"nb": _json.dumps(graded)}
+
+    monkeypatch.setattr(sg, "grade_job", grade_job)
+    pp = sg.SandboxedExecute(prefetch=False)
+    out, _ = pp.preprocess(nb, {"nbgrader": {"student": "s", "notebook": "n"},
+                                "metadata": {"path": str(tmp_path)}})
+    assert again == [str(tmp_path)]
+    assert out.cells[0].outputs[0]["text"] == "graded\n"
+    assert sg._Pool.futures == {}
