@@ -12,8 +12,8 @@
   jobs to a `concurrent.futures.Executor` (threads by default; each job's work is a sandboxed
   subprocess), logging progress with an ETA. nbgrader then walks the class one notebook at a
   time as usual, each time taking the finished result whose job is identical to what it would
-  run (keyed by a hash of the job), or running the job itself when there is none. The
-  gradebook is written by nbgrader alone, serially.
+  run (keyed by a hash of the job), or running the job itself when there is none or it failed.
+  The gradebook is written by nbgrader alone, serially.
 
 Scaling out: `executor` may name a factory "module:function" returning any Executor, e.g. a Dask
 `distributed.Client(...).get_executor()`; jobs are plain picklable data (see grade_job).
