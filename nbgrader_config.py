@@ -26,8 +26,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join([ROOT] + _paths)
 if ROOT not in sys.path:  # and on nbgrader's own, for the preprocessors below
     sys.path.insert(0, ROOT)
 
-from grading.nbgrader_plugins import (CheckCellMetadataFast, HideHiddenTests,  # noqa: E402
-                                      ProgressLog, RestoreCells, share_gradebook_engines)
+from grading.nbgrader_plugins import (CheckCellMetadataFast, ForeignCells,  # noqa: E402
+                                      HideHiddenTests, ProgressLog, RestoreCells,
+                                      share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
 
 # --- the course directory ----------------------------------------------------------------------
@@ -52,10 +53,11 @@ share_gradebook_engines()
 
 # --- autograde ---------------------------------------------------------------------------------
 # RestoreCells puts back test cells a student deleted or stripped of metadata (graded, not left
-# for manual grading) before OverwriteCells restores their source and hidden tests.
+# for manual grading) before OverwriteCells restores their source and hidden tests; ForeignCells
+# turns cells that claim nbgrader metadata the release does not have into ordinary code.
 c.Autograde.sanitize_preprocessors = [ProgressLog, ClearOutput, DeduplicateIds,
                                       OverwriteKernelspec, RestoreCells, OverwriteCells,
-                                      CheckCellMetadataFast]
+                                      ForeignCells, CheckCellMetadataFast]
 # nbgrader gives a test cell zero points if it wrote *anything* to stderr, e.g. a harmless
 # warning from a correct solution. Failures here are exceptions, so stderr never decides a grade.
 c.IgnorePattern.enabled = True
@@ -67,9 +69,13 @@ c.IgnorePattern.pattern = r"[\s\S]"  # any stderr text
 c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadataFast]
-c.SandboxedExecute.cell_timeout = 120  # seconds per cell, as for Execute above
+# A graded function that runs out of time in one call is not run again (docs/SECURITY.md), so one
+# endless loop costs one call's limit (20 s), or at worst one cell's. Correct loop code needs < 5 s.
+c.SandboxedExecute.cell_timeout = 40   # seconds per cell
 c.SandboxedExecute.wall_s = 600        # seconds per notebook
-c.SandboxedExecute.case_timeout = 30   # seconds per graded call of one hidden case
+c.SandboxedExecute.case_timeout = 20   # seconds per graded call of one hidden case
+c.SandboxedExecute.cpus = 1.0          # cores per sandbox (cgroup): a notebook cannot slow others
+c.SandboxedExecute.sandbox_memory_mb = 2048  # memory of a whole sandbox (cgroup)
 c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
 #                                          Executor, e.g. a Dask distributed Client's executor
 

@@ -22,7 +22,11 @@ a process boundary. Case keys, per graded function:
 - every case: seed, dtype ('float64' or 'float32'); backward cases: oracle ('reference' or
   'numeric': centred differences of the reference forward pass); tol (default TOL).
 """
+import hashlib
+import hmac
+import json
 import os
+import secrets
 
 import numpy as np
 
@@ -53,10 +57,60 @@ class StudentError(Exception):
         self.function, self.message, self.exc = function, message, exc
 
 
+# ----------------------------------------------------------------------------- the course secret
+_SECRET = {"key": None}
+SECRET_FILE = os.path.join(".grading", "secret")  # under the course root; instructor only
+
+
+def set_secret(key):
+    """Salt every case's seed with `key` (bytes; None: the plain seeds, as in `nbgrader validate`
+    of the source). With a secret the inputs cannot be predicted from the seeds in the notebooks,
+    and the same secret (the same course) rebuilds the same inputs: regrading is stable."""
+    _SECRET["key"] = bytes(key) if key else None
+
+
+def salt_id():
+    """A short fingerprint of the secret in use ('plain' without one), for cache keys."""
+    key = _SECRET["key"]
+    return hashlib.sha256(b"salt:" + key).hexdigest()[:16] if key else "plain"
+
+
+def course_secret(root, create=True):
+    """The course's grading secret: `<root>/.grading/secret` (32 random bytes, hex), made on first
+    use with mode 0600 in a 0700 folder. It never leaves the instructor's side: jobs carry the
+    inputs it produced, never the secret, and the student edition holds no `.grading/`."""
+    path = os.path.join(root, SECRET_FILE)
+    try:
+        with open(path) as f:
+            return bytes.fromhex(f.read().strip())
+    except FileNotFoundError:
+        if not create:
+            return None
+    except ValueError:
+        raise ValueError(f"{path} is not a hex secret; delete it to make a new one (hidden "
+                         f"inputs, and so regrading, change with it)") from None
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    os.chmod(os.path.dirname(path), 0o700)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
+def _rng(name, case):
+    key = _SECRET["key"]
+    if key is None:
+        return np.random.default_rng(case.get("seed", 0))
+    digest = hmac.new(key, json.dumps([name, case], sort_keys=True).encode(),
+                      hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
+
+
 # ----------------------------------------------------------------------------- build
 def build(name, case):
     """Seeded inputs for one case: arrays in the case's dtype, plus the hyperparameter dicts."""
-    rng = np.random.default_rng(case.get("seed", 0))
+    rng = _rng(name, case)
     dt = np.dtype(case.get("dtype", "float64"))
     family = _family(name)
     inp = {}

@@ -18,11 +18,11 @@ student code has run in. It
 import ast
 import base64
 import binascii
-import copy
 import hashlib
 import io
 import json
 import os
+import re
 import threading
 
 import numpy as np
@@ -113,7 +113,7 @@ _KEY_LOCKS = {}
 
 
 def _key(name, case):
-    return name + ":" + json.dumps(case, sort_keys=True)
+    return _cases.salt_id() + ":" + name + ":" + json.dumps(case, sort_keys=True)
 
 
 def _memo(table, tag, k, compute):
@@ -142,43 +142,31 @@ def expected_for(name, case, inputs):
                  lambda: _cases.expected(name, case, inputs))
 
 
-def write_inputs(folder, inputs):
-    """inputs (arrays, dicts, lists of arrays) -> folder/spec.json + folder/a<k>.npy, no pickle."""
-    os.makedirs(folder, exist_ok=True)
-    os.chmod(folder, 0o755)
-    n = [0]
-
-    def enc(v):
-        if isinstance(v, np.ndarray):
-            fname = f"a{n[0]}.npy"
-            n[0] += 1
-            path = os.path.join(folder, fname)
-            np.save(path, v, allow_pickle=False)
-            os.chmod(path, 0o644)
-            return {"__array__": fname}
-        if isinstance(v, dict):
-            return {k: enc(u) for k, u in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [enc(u) for u in v]
-        if isinstance(v, (np.integer, np.floating)):
-            return v.item()
-        return v
-    spec = enc(inputs)
-    with open(os.path.join(folder, "spec.json"), "w") as f:
-        json.dump(spec, f)
-    os.chmod(os.path.join(folder, "spec.json"), 0o644)
-
-
 # ----------------------------------------------------------------------------- the job
-def make_job(nb, limits_for_job, submission_files=()):
+def untrusted_test_cells(nb, trusted):
+    """Cells that claim to be autograded tests but are not the release's: grade ids the source
+    does not have, or a source that differs from the source's cell. `trusted` maps grade id ->
+    source (from the gradebook); None trusts every test cell (the in-process checker)."""
+    if trusted is None:
+        return []
+    return [i for i, cell in enumerate(nb.cells) if is_autograded_test(cell) and
+            trusted.get(_nbg(cell).get("grade_id")) != cell.get("source")]
+
+
+def make_job(nb, limits_for_job, submission_files=(), trusted=None):
     """(job dict for the worker, plan) from a sanitised notebook. The plan keeps, per test cell,
-    the hidden calls and cases; it never goes to the sandbox."""
+    the hidden calls and cases; it never goes to the sandbox.
+
+    Only test cells whose source is the release's own (`trusted`: grade id -> source) are read
+    for hidden cases; any other cell is run as the student's code, and never builds inputs here.
+    """
     steps, plan, count = [], {}, 0
+    untrusted = set(untrusted_test_cells(nb, trusted))
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         count += 1
-        if is_autograded_test(cell):
+        if is_autograded_test(cell) and i not in untrusted:
             calls, visible = split_test_cell(cell.source)
             if calls is None:
                 raise HiddenTestError(
@@ -189,7 +177,7 @@ def make_job(nb, limits_for_job, submission_files=()):
             job_calls = []
             for c, (name, case_list) in enumerate(calls):
                 for j, case in enumerate(case_list):
-                    job_calls.append({"fn": name, "inputs": f"/job/inputs/{_key_hash(name, case)}",
+                    job_calls.append({"fn": name, "inputs": _key_hash(name, case),
                                       "_key": (c, j)})
             plan[i]["order"] = [jc.pop("_key") for jc in job_calls]
             steps.append({"op": "grade", "cell": i, "calls": job_calls})
@@ -200,7 +188,33 @@ def make_job(nb, limits_for_job, submission_files=()):
             steps.append({"op": "exec", "cell": i, "source": cell.source, "count": count})
     job = {"steps": steps, "limits": limits_for_job,
            "copy": [f"/job/submission/{p}" for p in submission_files]}
+    _check_sizes(plan)
     return job, plan
+
+
+MAX_CASE_ELEMENTS = 4_000_000  # per array of one case: far above any real test, far below harm
+
+
+def _check_sizes(plan):
+    """Refuse hidden cases whose arrays would be huge before anything is built (an instructor's
+    typo, or anything that slipped past the checks above), instead of exhausting the grader."""
+    for p in plan.values():
+        for name, case_list in p["calls"]:
+            for case in case_list:
+                for key in ("x", "w"):
+                    shape = case.get(key)
+                    if shape is None:
+                        continue
+                    if not (isinstance(shape, (list, tuple)) and 1 <= len(shape) <= 6 and
+                            all(isinstance(n, int) and 0 <= n <= 100_000 for n in shape)):
+                        raise HiddenTestError(f"{name}: case shape {key}={shape!r} is not a "
+                                              f"short tuple of small non-negative integers")
+                    size = 1
+                    for n in shape:
+                        size *= n
+                    if size > MAX_CASE_ELEMENTS:
+                        raise HiddenTestError(f"{name}: case {key}={tuple(shape)} has {size:,} "
+                                              f"elements, more than {MAX_CASE_ELEMENTS:,}")
 
 
 def _key_hash(name, case):
@@ -217,58 +231,65 @@ def plan_inputs(plan):
     return out
 
 
-_SHARED_LOCK = threading.Lock()
-_SHARED = {}  # signature of an input set -> folder (trusted, written once per process)
+_STREAM_LOCK = threading.Lock()
+_STREAMS = {}  # signature of an input set -> bytes (trusted, built once per process)
 
 
-def shared_inputs(plan):
-    """A folder holding the inputs of every graded call in `plan`, written once per process and
-    shared (read-only) by every job with the same hidden cases: every student of an assignment.
-    It holds inputs only (never expected outputs), exactly what each job's own copy held."""
+def input_stream(plan):
+    """The inputs of every graded call in `plan` as one byte stream for the worker's stdin:
+    a JSON header line {"files": [[path, size], ...]} and then the files (spec.json and plain
+    .npy arrays per call, no pickle). Built once per process for every job with the same hidden
+    cases (every student of an assignment); it never touches the disk on this side."""
     need = plan_inputs(plan)
-    sig = hashlib.sha256(json.dumps(sorted(need)).encode()).hexdigest()[:24]
-    with _SHARED_LOCK:
-        entry = _SHARED.setdefault(sig, {"lock": threading.Lock(), "dir": None})
+    sig = hashlib.sha256(json.dumps([_cases.salt_id()] + sorted(need)).encode()).hexdigest()
+    with _STREAM_LOCK:
+        entry = _STREAMS.setdefault(sig, {"lock": threading.Lock(), "data": None})
     with entry["lock"]:
-        if entry["dir"] is None or not os.path.isdir(entry["dir"]):
-            import atexit
-            import shutil
-            import tempfile
-            d = tempfile.mkdtemp(prefix="grading-inputs-")
+        if entry["data"] is None:
+            files = []
             for folder, (name, case) in sorted(need.items()):
-                write_inputs(os.path.join(d, folder), inputs_for(name, case))
-            os.chmod(d, 0o755)
-            atexit.register(shutil.rmtree, d, True)
-            entry["dir"] = d
-        return entry["dir"]
+                files += [(f"{folder}/{rel}", data) for rel, data in
+                          encode_inputs(inputs_for(name, case))]
+            header = json.dumps({"files": [[rel, len(data)] for rel, data in files]})
+            entry["data"] = header.encode() + b"\n" + b"".join(data for _, data in files)
+        return entry["data"]
 
 
-def write_job(job_dir, job, plan, submission_dir=None, submission_files=(), inputs_dir=None):
-    """Fill job_dir for the worker. With inputs_dir (see shared_inputs) the inputs are not
-    copied: job_dir/inputs is left empty, for the sandbox to bind inputs_dir over it."""
+def encode_inputs(inputs):
+    """inputs (arrays, dicts, lists of arrays) -> [(file name, bytes)]: spec.json + a<k>.npy."""
+    files = []
+
+    def enc(v):
+        if isinstance(v, np.ndarray):
+            fname = f"a{len(files)}.npy"
+            buf = io.BytesIO()
+            np.save(buf, v, allow_pickle=False)
+            files.append((fname, buf.getvalue()))
+            return {"__array__": fname}
+        if isinstance(v, dict):
+            return {k: enc(u) for k, u in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [enc(u) for u in v]
+        if isinstance(v, (np.integer, np.floating)):
+            return v.item()
+        return v
+    spec = enc(inputs)
+    return [("spec.json", json.dumps(spec).encode())] + files
+
+
+def write_job(job_dir, job, submission_dir=None, submission_files=()):
+    """Fill job_dir for the worker: the job and the student's own files. The hidden inputs are
+    not written here: they reach the worker through its stdin, after every cell has run."""
     os.makedirs(job_dir, exist_ok=True)
-    os.chmod(job_dir, 0o755)
-    if inputs_dir is None:
-        for folder, (name, case) in plan_inputs(plan).items():
-            path = os.path.join(job_dir, "inputs", folder)
-            if not os.path.exists(path):
-                write_inputs(path, inputs_for(name, case))
-    else:
-        os.makedirs(os.path.join(job_dir, "inputs"), exist_ok=True)
-    if os.path.isdir(os.path.join(job_dir, "inputs")):
-        os.chmod(os.path.join(job_dir, "inputs"), 0o755)
     sub = os.path.join(job_dir, "submission")
     os.makedirs(sub, exist_ok=True)
-    os.chmod(sub, 0o755)
     for rel in submission_files:
         dst = os.path.join(sub, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with open(os.path.join(submission_dir, rel), "rb") as a, open(dst, "wb") as b:
             b.write(a.read())
-        os.chmod(dst, 0o644)
     with open(os.path.join(job_dir, "job.json"), "w") as f:
         json.dump(job, f)
-    os.chmod(os.path.join(job_dir, "job.json"), 0o644)
 
 
 def submission_files(folder, max_files=50, max_bytes=16 << 20):
@@ -292,29 +313,48 @@ def submission_files(folder, max_files=50, max_bytes=16 << 20):
 
 # ----------------------------------------------------------------------------- results
 def parse_records(lines):
-    """Untrusted JSON lines -> {'cells': {i: rec}, 'cases': {(i, k): rec}, 'done': bool}."""
-    cells, cases, done, fatal = {}, {}, False, None
+    """Untrusted JSON lines -> {'cells': {i: [rec]}, 'cases': {(i, k): rec}, 'done', 'fatal'}.
+
+    Cell records count only before the first boundary record ({"t": "cells_done"}): the hidden
+    inputs enter the sandbox only after it, so no cell output can carry them to the feedback.
+    Malformed lines and records are skipped; nothing here can raise.
+    """
+    cells, cases, done, fatal, boundary = {}, {}, False, None, False
     for line in lines:
         if not line.strip() or len(line) > (64 << 20):
             continue
         try:
             rec = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             continue
         if not isinstance(rec, dict):
             continue
         t = rec.get("t")
-        if t == "cell" and isinstance(rec.get("cell"), int):
-            cells.setdefault(rec["cell"], []).append(rec)
-        elif t == "case" and isinstance(rec.get("cell"), int) and isinstance(rec.get("k"), int):
-            cases[(rec["cell"], rec["k"])] = rec  # the last word counts (the worker's own record
-            # comes after anything the student's code wrote earlier; either way it is only ever
-            # the student's answer, judged here)
+        cell, k = rec.get("cell"), rec.get("k")
+        if t == "cells_done":
+            boundary = True
+        elif t == "cell" and type(cell) is int and not boundary:
+            cells.setdefault(cell, []).append(rec)
+        elif t == "case" and type(cell) is int and type(k) is int:
+            cases[(cell, k)] = rec  # the last word counts (the worker's own record comes after
+            # anything the student's code wrote earlier; either way it is only ever the
+            # student's answer, judged here)
         elif t == "done":
             done = True
         elif t == "fatal":
             fatal = str(rec.get("error"))[-3000:]
     return {"cells": cells, "cases": cases, "done": done, "fatal": fatal}
+
+
+MESSAGE_CAP = 240          # characters of a student's error message shown per case
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d{5,}")
+
+
+def _student_message(msg):
+    """A student's error message for the feedback: capped, with decimal numbers masked. Graded
+    calls see the hidden inputs; their messages are the one text that leaves them, so they carry
+    shapes and names (what a student needs to debug) but not values."""
+    return _DECIMAL.sub("…", str(msg))[:MESSAGE_CAP]
 
 
 def _load_npy(b64, max_bytes):
@@ -365,15 +405,19 @@ def judge_case(name, case, inputs, rec):
     if rec is None:
         return False, [f"{name} did not finish this case (no result came back: the notebook "
                        f"stopped, ran out of time or printed too much)"], None
+    if not isinstance(rec, dict):
+        return False, [f"{name} sent back no usable result"], None
     status = rec.get("status")
     fn = str(rec.get("fn", name))[:60]
-    msg = str(rec.get("message", ""))[:400]
+    msg = _student_message(rec.get("message", ""))
     if status == "library":
         return False, [f"{fn} calls a library implementation instead of computing its result"], \
             f"{fn}: {msg}"
     if status == "timeout":
         if msg.startswith("not run"):
-            return False, [f"{fn} was not run on this case: an earlier case ran out of time"], None
+            return False, [f"{fn} was not run on this case: it ran longer than the time limit "
+                           f"earlier in this notebook (an endless loop?), so it is not run "
+                           f"again"], None
         return False, [f"{fn} did not return within the time limit for one case (an endless "
                        f"loop?)"], None
     if status == "crashed":
@@ -399,6 +443,17 @@ def judge_case(name, case, inputs, rec):
         return False, problems, None
     passed, lines = _judge(name, case, inputs, outputs, want)
     return passed, lines, None
+
+
+def judge_isolated(name, case, rec):
+    """judge_case for one case that cannot fail: whatever came back (wrong ndim, forged or
+    malformed records) costs this case alone, with a message, never the cell or the notebook."""
+    try:
+        return judge_case(name, case, inputs_for(name, case), rec)
+    except Exception as exc:  # noqa: BLE001
+        return False, [f"{name} returned something the grader could not compare with the "
+                       f"expected result ({type(exc).__name__}); check the shapes and types it "
+                       f"returns"], None
 
 
 def _checked_keys(case, want):
@@ -512,11 +567,16 @@ def fill_notebook(nb, plan, parsed, run_info):
         results = {}
         for (c, j), k in zip(p["order"], range(len(p["order"]))):
             name, case_list = p["calls"][c]
-            case = case_list[j]
-            results[(c, j)] = judge_case(name, case, inputs_for(name, case), cases.get((i, k)))
+            results[(c, j)] = judge_isolated(name, case_list[j], cases.get((i, k)))
         reports = []
         for c, (name, case_list) in enumerate(p["calls"]):
-            rep = report(name, case_list, [results[(c, j)] for j in range(len(case_list))])
+            got = [results[(c, j)] for j in range(len(case_list))]
+            try:
+                rep = report(name, case_list, got)
+            except Exception as exc:  # noqa: BLE001 -- never lose the cell to a reporting bug
+                failed = sum(1 for ok, _, _ in got if not ok)
+                rep = (f"{name} failed {failed} of {len(case_list)} hidden cases "
+                       f"({type(exc).__name__} while describing them)") if failed else None
             if rep:
                 reports.append(rep)
         if reports:
@@ -537,6 +597,3 @@ def fill_notebook(nb, plan, parsed, run_info):
         cell.outputs = [nbformat.from_dict(o) for o in outs]
     return verdicts
 
-
-def copy_nb(nb):
-    return copy.deepcopy(nb)

@@ -6,6 +6,10 @@
   logs no "checksum has changed" warning (stock nbgrader warns on every hidden-test cell).
 - HideHiddenTests (generate_feedback): removes the hidden-test source from the feedback and
   scrubs any output line that quotes it (tracebacks print source lines).
+- ForeignCells (autograde, after OverwriteCells): a cell that claims nbgrader metadata the release
+  does not have (a grade id unknown to the gradebook, which OverwriteCells strips) becomes an
+  ordinary cell, with a warning, instead of failing the whole notebook's metadata check; its
+  "hidden tests" are never read and its points never counted.
 - ProgressLog (autograde): one log line per notebook, "autograding 3 of 40: ...".
 - CheckCellMetadataFast (autograde): nbgrader's CheckCellMetadata with its metadata schema
   compiled once, not checked again for every cell; same checks, same errors.
@@ -127,6 +131,41 @@ class RestoreCells(NbGraderPreprocessor):
                 cell.outputs, cell.execution_count = [], None
             nb.cells.insert(pos, cell)
             self.log.warning("Cell %s was missing from the submission; restored it", gid)
+
+
+class ForeignCells(NbGraderPreprocessor):
+    """Cells with nbgrader metadata but no grade id the gradebook knows become ordinary cells."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        known = _known_ids(info["db_url"], info["assignment"], info["notebook"])
+        for i, cell in enumerate(nb.cells):
+            meta = _nbg(cell)
+            if meta is None or meta.get("grade_id") in known:
+                continue
+            del cell.metadata["nbgrader"]
+            self.log.warning("%s/%s: cell %d claims to be an nbgrader cell (%s) the release does not "
+                             "have; graded as ordinary code, no points", info.get("student"),
+                             info.get("notebook"), i, meta.get("grade_id") or "no grade id")
+        return nb, resources
+
+
+_KNOWN = {}
+
+
+def _known_ids(db_url, assignment, notebook):
+    key = (db_url, assignment, notebook)
+    with _RELEASES_LOCK:
+        if key in _KNOWN:
+            return _KNOWN[key]
+    with Gradebook(db_url) as gb:
+        try:
+            ids = {c.name for c in gb.find_notebook(notebook, assignment).source_cells}
+        except MissingEntry:
+            ids = set()
+    with _RELEASES_LOCK:
+        _KNOWN[key] = ids
+    return ids
 
 
 class HideHiddenTests(ClearHiddenTests):

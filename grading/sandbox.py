@@ -34,7 +34,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
+
+from . import cgroups
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "sandbox_worker.py")
@@ -59,10 +61,13 @@ class Limits:
     tmpfs_mb: int = 64           # /home/student and /tmp
     result_mb: int = 48          # what the run may send back
     max_array_mb: int = 8        # largest single array it may return
+    cpus: float = 1.0            # CPU bandwidth of the whole sandbox (cgroup), in cores
+    sandbox_memory_mb: int = 2048  # memory of the whole sandbox (cgroup)
 
     def for_job(self):
         return {"cell_timeout_s": self.cell_timeout_s, "case_timeout_s": self.case_timeout_s,
                 "case_cpu_s": self.case_cpu_s, "memory_mb": self.memory_mb,
+
                 "max_array_bytes": self.max_array_mb << 20}
 
 
@@ -151,9 +156,8 @@ def _ancestors(path):
     return out
 
 
-def command(job_dir, limits, uid=None, inputs_dir=None):
-    """The argv that runs the worker on `job_dir` inside the sandbox (with `inputs_dir`, a
-    read-only folder of graded-call inputs shared by many jobs, bound at /job/inputs)."""
+def command(job_dir, limits, uid=None):
+    """The argv that runs the worker on `job_dir` inside the sandbox."""
     bw = shutil.which("bwrap")
     argv = [bw, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
@@ -179,8 +183,6 @@ def command(job_dir, limits, uid=None, inputs_dir=None):
         argv += ["--perms", "0755", "--tmpfs", p]
     argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", library_dir(), "/opt/grading-lib",
              "--ro-bind", job_dir, "/job"]
-    if inputs_dir is not None:
-        argv += ["--ro-bind", inputs_dir, "/job/inputs"]
     argv += [
              "--perms", "0755", "--dir", "/home",
              # as root the run's uid is fresh and bwrap cannot chown the tmpfs to it: sticky 1777
@@ -265,19 +267,19 @@ class RunResult:
     wall_s: float
     timed_out: bool
     overflow: bool       # sent more than limits.result_mb
-    returncode: int
     stderr: str          # the sandbox's own messages (before the worker took stdio over)
 
 
 # exec failures seen under load that a second try gets past (EFAULT: once in a full test run on
 # two busy cores, starting bwrap from a grading thread)
 _TRANSIENT = (errno.EFAULT, errno.EAGAIN, errno.ENOMEM, errno.EINTR)
+BOUNDARY = b'{"t": "cells_done"}'
 
 
 def _start(argv, err, tries=4):
     for k in range(tries):
         try:
-            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=err, start_new_session=True)
         except OSError as exc:
             if exc.errno not in _TRANSIENT or k == tries - 1:
@@ -285,11 +287,29 @@ def _start(argv, err, tries=4):
             time.sleep(0.05 * (k + 1))
 
 
-def run(job_dir, limits, inputs_dir=None):
-    """Run the worker on job_dir (already filled) in the sandbox; collect what it sends."""
+def _private(job_dir, uid):
+    """The job folder readable by the run's own uid only (and root): 0700 folders, 0600 files.
+    Other accounts on the grading machine cannot read a classmate's code or job."""
+    for root, dirs, files in os.walk(job_dir):
+        for name in [root] + [os.path.join(root, f) for f in files]:
+            if uid is not None:
+                os.lchown(name, uid, uid)
+            os.chmod(name, 0o700 if os.path.isdir(name) else 0o600)
+
+
+def run(job_dir, limits, inputs=None):
+    """Run the worker on job_dir (already filled) in the sandbox; collect what it sends.
+
+    inputs: the graded calls' inputs as one byte stream (grading.judge.input_stream), written to
+    the worker's stdin only after it reports that every cell has run (BOUNDARY).
+    """
     shutil.copy(WORKER, os.path.join(job_dir, "worker.py"))
-    os.chmod(os.path.join(job_dir, "worker.py"), 0o644)
-    argv = command(job_dir, limits, inputs_dir=inputs_dir)
+    uid = (200000 + secrets.randbelow(1 << 30)) if os.geteuid() == 0 else None
+    _private(job_dir, uid)
+    argv = command(job_dir, limits, uid=uid)
+    group = cgroups.create(limits) if limits.cpus > 0 else None
+    if group is not None:
+        argv = group.wrap(argv)
     t0 = time.monotonic()
     err = tempfile.TemporaryFile()
     proc = _start(argv, err)
@@ -297,27 +317,55 @@ def run(job_dir, limits, inputs_dir=None):
     buf, total, timed_out, overflow = bytearray(), 0, False, False
     fd = proc.stdout.fileno()
     deadline = t0 + limits.wall_s
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        r, _, _ = select.select([fd], [], [], min(left, 1.0))
-        if not r:
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > cap:
-            overflow = True
-            break
-        buf += chunk
-    if timed_out or overflow:
+    writer, scan_from = None, 0
+
+    def send_inputs():
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.stdin.write(inputs or b'{"files": []}\n')
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            r, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not r:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > cap:
+                overflow = True
+                break
+            buf += chunk
+            if writer is None:  # the first boundary line releases the inputs
+                at = buf.find(b"\n" + BOUNDARY, max(0, scan_from - 1))
+                if at < 0 and buf.startswith(BOUNDARY):
+                    at = 0
+                if at >= 0:
+                    writer = threading.Thread(target=send_inputs, daemon=True)
+                    writer.start()
+                scan_from = max(0, len(buf) - len(BOUNDARY) - 1)
+    finally:
+        _end(proc, uid)
+        if group is not None:
+            group.remove()
+    if writer is None:
+        try:
+            proc.stdin.close()
         except OSError:
             pass
+    else:
+        writer.join(5)
     proc.stdout.close()
     try:
         rc = proc.wait(timeout=30)
@@ -328,8 +376,29 @@ def run(job_dir, limits, inputs_dir=None):
     stderr = err.read(20000).decode(errors="replace")
     err.close()
     lines = bytes(buf).split(b"\n")
-    return RunResult(lines, time.monotonic() - t0, timed_out, overflow, rc, stderr)
+    return RunResult(lines, time.monotonic() - t0, timed_out, overflow, stderr)
 
 
-def describe():
-    return asdict(Limits())
+def _end(proc, uid):
+    """Nothing of the run survives it: the sandbox's process group, then (as root) every process
+    of the run's own uid, wherever it moved (new sessions, double forks)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if uid is None:
+        return
+    for _ in range(5):
+        left = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    left = True
+                    os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
+        if not left:
+            return
+        time.sleep(0.02)

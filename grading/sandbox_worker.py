@@ -7,8 +7,25 @@ this process forges answers they could have returned anyway.
 
 Job (/job/job.json, written by the trusted side): a list of steps in notebook order,
     {"op": "exec",  "cell": i, "source": "..."}           a student (or visible-check) cell
-    {"op": "grade", "cell": i, "calls": [{"fn": name, "inputs": "/job/inputs/k"}, ...]}
+    {"op": "grade", "cell": i, "calls": [{"fn": name, "inputs": key}, ...]}
 The inputs of a graded call are arrays and parameter dicts only; expected outputs never come here.
+
+Two phases, so that no student cell ever runs while the hidden inputs exist in the sandbox:
+1. cells: every exec step runs in order; at each grade step a *holder* is forked, a paused copy of
+   the state at that point of the notebook. Then the worker sends the boundary record
+   {"t": "cells_done"}.
+2. graded calls: only after seeing the boundary does the trusted side write the hidden inputs to
+   the worker's stdin; the worker unpacks them into a private folder and releases the holders one
+   after another, each running its test cell's graded calls. Student code now runs only inside
+   graded calls, whose prints are dropped; the trusted side ignores every cell record after the
+   first boundary, so nothing the student's code learns of the inputs can reach an output.
+Each graded function gets a time limit per call (a graded call's) in the cells after the one that
+defines it; a call that runs out of it, or a graded call that runs out of time (named from the
+child's stack by faulthandler), makes the function stuck: later calls raise at once and later
+graded calls are reported "not run", so one endless loop costs one time limit, not one per cell
+and case.
+After every cell and every test cell, every process that is not part of the worker is killed (the
+sandbox's own PID namespace lists them all in /proc), so nothing a cell starts outlives it.
 
 Fault containment: every run of consecutive exec steps goes to one forked child of the process
 holding the state before the run; the child acknowledges each step it finishes and, after the
@@ -25,7 +42,7 @@ Results go to the results pipe (fd given in the job) as JSON lines; arrays as ba
 written with allow_pickle=False.
 """
 import base64
-import builtins
+import faulthandler
 import io
 import json
 import os
@@ -92,8 +109,8 @@ def _npy(a):
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _load_inputs(path):
-    import numpy as np
+def _load_inputs(key):
+    path = os.path.join(_STATE["inputs_dir"], os.path.basename(str(key)))
     with open(os.path.join(path, "spec.json")) as f:
         spec = json.load(f)
 
@@ -256,12 +273,14 @@ def _graded_call(ns, call):
     return rec
 
 
-def _graded_calls(ns, calls, ack_fd):
+def _graded_calls(ns, calls, ack_fd, dump_fd):
     """In a forked child: the calls one after another, each reported and acknowledged; never returns.
 
     Each call gets a CPU-time limit of its own on top of what the process has used so far.
     """
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    _GUARD["depth"] = 1  # graded calls have their own time limit (the caller's), no guard's
+    _dump_stack_on(dump_fd)
     limit = int(_JOBINFO.get("case_cpu_s", 20))
     for call in calls:
         try:
@@ -277,22 +296,16 @@ def _graded_calls(ns, calls, ack_fd):
 
 
 # ----------------------------------------------------------------------------- fork helpers
-def _wait(pid, ack_fd, timeout):
-    """Wait for a child: ('ack', None) if it took over, ('exit', status) or ('timeout', None)."""
+def _wait(pid, ack_fd, timeout, dump_fd=None):
+    """Wait for a child: ('ack', None) if it acknowledged a step, ('exit', status) or
+    ('timeout', names of the graded functions on its stack when it was stopped)."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            os.waitpid(pid, 0)
-            return "timeout", None
+            stuck = _stack_of(pid, dump_fd)
+            _kill_tree(pid)
+            return "timeout", stuck
         if ack_fd is not None:
             r, _, _ = select.select([ack_fd], [], [], min(left, 0.05))
             if r:
@@ -307,6 +320,59 @@ def _wait(pid, ack_fd, timeout):
             return "exit", status
 
 
+def _kill_tree(pid):
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+        except OSError:
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _dump_stack_on(dump_fd):
+    """In a child: dump the Python stack to dump_fd on SIGUSR2 (works inside C loops too)."""
+    if dump_fd is None:
+        return
+    try:
+        faulthandler.register(signal.SIGUSR2, file=dump_fd, all_threads=False, chain=False)
+    except (ValueError, OSError, RuntimeError):
+        pass
+
+
+def _stack_of(pid, dump_fd):
+    """Names of graded functions on a stuck child's stack, innermost first (asked by SIGUSR2)."""
+    if dump_fd is None:
+        return []
+    try:
+        os.kill(pid, signal.SIGUSR2)
+    except OSError:
+        return []
+    text, deadline = b"", time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([dump_fd], [], [], 0.05)
+        if r:
+            try:
+                chunk = os.read(dump_fd, 1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+            if b"\n\n" in text or text.count(b"\n") > 200:
+                break
+        elif text:
+            break
+    names = []
+    for line in text.decode(errors="replace").splitlines():  # most recent call first
+        name = line.rsplit(" in ", 1)[-1].strip() if " in " in line else ""
+        if name in RETURNS and name not in names:
+            names.append(name)
+    return names
+
+
 def _describe_status(status):
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
@@ -316,6 +382,47 @@ def _describe_status(status):
                 signal.SIGBUS: "a bus error (SIGBUS)", signal.SIGFPE: "SIGFPE"}.get(sig, f"signal {sig}")
         return f"the process died from {name}"
     return f"the process exited (exit status {os.WEXITSTATUS(status)}) instead of returning"
+
+
+def _alive(pid):
+    """True unless the process is gone or a zombie (dead, waiting for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _sweep(keep):
+    """Kill every process of this sandbox except `keep` (the worker's own): what a cell started
+    (background processes, new sessions, daemons) does not outlive it. /proc shows exactly the
+    sandbox's PID namespace. Waits (briefly) until they are dead."""
+    keep = set(keep) | {1, os.getpid(), _STATE.get("coordinator")} | set(_STATE["holders"])
+    for _ in range(100):
+        try:
+            names = os.listdir("/proc")
+        except OSError:
+            return
+        left = [int(n) for n in names if n.isdigit() and int(n) not in keep and _alive(int(n))]
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap_any()
+        time.sleep(0.005)
+
+
+def _reap_any():
+    while True:
+        try:
+            done, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not done:
+            return
 
 
 # ----------------------------------------------------------------------------- cells
@@ -376,36 +483,111 @@ def _run_cell(shell, step, report=True):
                    "outputs": outputs, "count": step.get("count")})
 
 
+_GUARD = {"depth": 0}
+
+
+class _GuardTimeout(TimeoutError):
+    pass
+
+
+def _guard(shell):
+    """Each graded function the student defined gets a time limit per call in the cells after
+    the one defining it (one graded call's limit: a correct function takes milliseconds on the
+    notebook's small checks, so a slow cell of many quick calls is never stopped by it). A call
+    that runs out of it, or a graded call that ran out of time, makes the function *stuck*: it is
+    not run again (calling it raises at once, its graded calls are reported "not run")."""
+    for name in RETURNS:
+        f = shell.user_ns.get(name)
+        if callable(f) and not getattr(f, "_grading_guard", False):
+            shell.user_ns[name] = _guarded(name, f)
+
+
+def _guarded(name, f):
+    import functools
+    limit = float(_JOBINFO.get("case_timeout_s", 20))
+
+    def stuck_error():
+        return TimeoutError(f"{name} ran longer than the time limit earlier in this notebook "
+                            f"(an endless loop?), so it is not run again")
+
+    @functools.wraps(f)
+    def guarded(*args, **kwargs):
+        if name in _STATE["stuck"]:
+            raise stuck_error()
+        if _GUARD["depth"]:
+            return f(*args, **kwargs)
+
+        def alarm(signum, frame):
+            raise _GuardTimeout()
+        old = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        _GUARD["depth"] += 1
+        try:
+            return f(*args, **kwargs)
+        except _GuardTimeout:
+            _STATE["stuck"].append(name)
+            raise stuck_error() from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+            _GUARD["depth"] -= 1
+    guarded._grading_guard = True
+    return guarded
+
+
 def _exec_steps(shell, steps):
-    """Run consecutive exec steps in one child that takes over after them (see module docstring)."""
+    """Run consecutive exec steps in one child that takes over after them (see module docstring).
+
+    After each step the child acknowledges ("A") and waits for the parent's "C": in between, the
+    parent kills whatever the step left running (_sweep), so nothing a cell starts outlives it and
+    nothing the next cell starts is touched.
+    """
     replay = []  # steps whose state was lost with a crashed child: run again, silently
     timeout = _JOBINFO.get("cell_timeout_s", 60)
     while steps or replay:
-        r, w = os.pipe()
+        r, w = os.pipe()      # child -> parent: one "A" per step done
+        cr, cw = os.pipe()    # parent -> child: "C", go on with the next step
+        dr, dw = os.pipe()    # child -> parent: its stack, when asked (a step ran out of time)
         pid = _fork()
         if pid is None:  # no process left: run them here, without a way back
-            os.close(r)
-            os.close(w)
+            for fd in (r, w, cr, cw, dr, dw):
+                os.close(fd)
             for step in replay:
                 _run_cell(shell, step, report=False)
+            _guard(shell)
             for step in steps:
                 _run_cell(shell, step)
             return
         if pid == 0:  # the child: run the steps, acknowledging each, then carry on as the worker
-            os.close(r)
+            for fd in (r, cw, dr):
+                os.close(fd)
             try:
                 os.setpgid(0, 0)
             except OSError:
                 pass
+            _dump_stack_on(dw)
             for step in replay:
                 _run_cell(shell, step, report=False)
                 os.write(w, b"A")
+            _guard(shell)
             for step in steps:
                 _run_cell(shell, step)
+                _guard(shell)
                 os.write(w, b"A")
-            os.close(w)
+                try:
+                    os.read(cr, 1)  # the parent has swept up after this step
+                except OSError:
+                    pass
+            for fd in (w, cr):
+                os.close(fd)
+            try:
+                faulthandler.unregister(signal.SIGUSR2)
+            except (ValueError, RuntimeError):
+                pass
+            os.close(dw)
             return
-        os.close(w)
+        for fd in (w, cr, dw):
+            os.close(fd)
         replayed = True
         for _ in replay:
             how, _ = _wait(pid, r, timeout)
@@ -413,83 +595,189 @@ def _exec_steps(shell, steps):
                 replayed = False
                 break
         if not replayed:  # the replay failed: go on from the state before the run
-            os.close(r)
+            for fd in (r, cw, dr):
+                os.close(fd)
             _reap(pid)
             replay = []
             continue
         for k, step in enumerate(steps):
-            how, status = _wait(pid, r, timeout)
+            how, detail = _wait(pid, r, timeout, dr)
             if how == "ack":
+                _sweep({pid})
+                try:
+                    os.write(cw, b"C")
+                except OSError:
+                    pass
                 continue
-            why = (f"it ran longer than the time limit of {timeout} s" if how == "timeout" else
-                   _describe_status(status))
+            if how == "timeout":
+                named = f" (in {detail[0]})" if detail else ""
+                why = f"it ran longer than the time limit of {timeout:g} s{named}"
+            else:
+                why = _describe_status(detail)
             _Out.send({"t": "cell", "cell": step["cell"], "status": "crashed",
                        "outputs": [{"output_type": "error", "ename": "CellCrashed",
                                     "evalue": f"this cell did not finish: {why}; grading went "
                                               f"on from the state before it",
                                     "traceback": []}]})
-            os.close(r)
+            for fd in (r, cw, dr):
+                os.close(fd)
             _reap(pid)
+            _sweep(set())
             replay, steps = replay + steps[:k], steps[k + 1:]
             break
         else:
-            os.close(r)
+            for fd in (r, cw, dr):
+                os.close(fd)
             os._exit(0)  # the child holds the new state and goes on; this one is done
 
 
+# ----------------------------------------------------------------------------- graded calls
+def _hold(shell, step):
+    """Fork a holder: a paused copy of the state at this test cell, which runs the cell's graded
+    calls once released (after every cell has run and the inputs have arrived)."""
+    go_r, go_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    pid = _fork()
+    if pid is None:
+        for fd in (go_r, go_w, rep_r, rep_w):
+            os.close(fd)
+        _STATE["unheld"].append(step)  # no process left: graded from the final state instead
+        return
+    if pid == 0:
+        os.close(go_w)
+        os.close(rep_r)
+        for other in _STATE["holder_fds"].values():  # keep no other holder's pipes open
+            for fd in other:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        msg = b""
+        while not msg.endswith(b"\n"):
+            try:
+                chunk = os.read(go_r, 1 << 16)
+            except InterruptedError:
+                continue
+            if not chunk:
+                os._exit(0)  # never released
+            msg += chunk
+        go = json.loads(msg)
+        _STATE.update(inputs_dir=go["inputs_dir"], stuck=list(go["stuck"]))
+        _grade_step(shell, step)
+        os.write(rep_w, (json.dumps({"stuck": _STATE["stuck"]}) + "\n").encode())
+        os._exit(0)
+    os.close(go_r)
+    os.close(rep_w)
+    _STATE["holders"].append(pid)
+    _STATE["holder_fds"][pid] = (go_w, rep_r)
+    _STATE["held"].append((pid, step))
+
+
+def _release_holders(shell):
+    """Phase 2: each holder in notebook order runs its test cell's graded calls."""
+    for pid, step in _STATE["held"]:
+        go_w, rep_r = _STATE["holder_fds"].pop(pid)
+        msg = json.dumps({"inputs_dir": _STATE["inputs_dir"], "stuck": _STATE["stuck"]}) + "\n"
+        try:
+            os.write(go_w, msg.encode())
+        except OSError:
+            pass
+        os.close(go_w)
+        n = len(step["calls"])
+        limit = n * (_JOBINFO.get("case_timeout_s", 30) + 2) + 10
+        deadline, reply = time.monotonic() + limit, b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([rep_r], [], [], 0.2)
+            if r:
+                chunk = os.read(rep_r, 1 << 16)
+                if not chunk:
+                    break
+                reply += chunk
+                if reply.endswith(b"\n"):
+                    break
+        os.close(rep_r)
+        try:
+            stuck = json.loads(reply)["stuck"]
+            _STATE["stuck"].extend(str(x) for x in stuck if x in RETURNS
+                                   and x not in _STATE["stuck"])
+        except (ValueError, KeyError, TypeError):
+            pass
+        _kill_tree(pid)
+        _STATE["holders"].remove(pid)
+        _sweep(set())
+    for step in _STATE["unheld"]:
+        _grade_step(shell, step)
+
+
 def _grade_step(shell, step):
-    """The graded calls of a test cell, in forked children of the state after the cells before it.
+    """The graded calls of a test cell, in forked children of the held state.
 
     One child runs the calls in order, acknowledging each; a call that crashes the child or runs
-    out of time costs that call alone: a fresh child takes the calls after it. The remaining calls
-    of a function that ran out of time are not run.
+    out of time costs that call alone: a fresh child takes the calls after it. A function that ran
+    out of time (here or in an earlier cell or test cell) is not run again.
     """
     calls = [dict(call, cell=step["cell"], k=k) for k, call in enumerate(step["calls"])]
-    stuck = set()  # functions that ran out of time
+
+    def is_stuck(call):
+        fn = call["fn"]
+        return fn in _STATE["stuck"] or FORWARD_OF.get(fn) in _STATE["stuck"]
 
     def not_run(call):
+        who = call["fn"] if call["fn"] in _STATE["stuck"] else FORWARD_OF.get(call["fn"])
         _Out.send({"t": "case", "cell": step["cell"], "k": call["k"], "status": "timeout",
-                   "fn": call["fn"], "message": "not run: an earlier case ran out of time"})
+                   "fn": call["fn"], "message": f"not run: {who} ran out of time earlier"})
 
     k = 0
     while k < len(calls):
-        rest, skip = calls[k:], set(stuck)
+        rest = calls[k:]
+        skip = {c["k"] for c in rest if is_stuck(c)}
         r, w = os.pipe()
+        dr, dw = os.pipe()
         pid = _fork()
         if pid is None:  # no process left (the student's own forks took them): run them here
-            os.close(r)
-            os.close(w)
+            for fd in (r, w, dr, dw):
+                os.close(fd)
             for call in rest:
-                if call["fn"] in skip:
+                if call["k"] in skip:
                     not_run(call)
                 else:
                     _Out.send(_graded_call(shell.user_ns, call))
             return
         if pid == 0:
             os.close(r)
+            os.close(dr)
             try:
                 os.setpgid(0, 0)
             except OSError:
                 pass
-            _graded_calls(shell.user_ns, [c for c in rest if c["fn"] not in skip], w)
+            _graded_calls(shell.user_ns, [c for c in rest if c["k"] not in skip], w, dw)
         os.close(w)
+        os.close(dw)
         for call in rest:  # one acknowledgement per call run, each within one call's time limit
             k = call["k"] + 1
-            if call["fn"] in skip:
+            if call["k"] in skip:
                 not_run(call)
                 continue
-            how, status = _wait(pid, r, _JOBINFO.get("case_timeout_s", 30))
+            how, detail = _wait(pid, r, _JOBINFO.get("case_timeout_s", 30), dr)
             if how == "ack":
                 continue
             if how == "timeout":
-                stuck.add(call["fn"])
+                names = [n for n in detail if n in (call["fn"], FORWARD_OF.get(call["fn"]))]
+                for n in names or [call["fn"]]:
+                    if n not in _STATE["stuck"]:
+                        _STATE["stuck"].append(n)
                 _Out.send({"t": "case", "cell": step["cell"], "k": call["k"], "status": "timeout",
                            "fn": call["fn"]})
             else:
                 _Out.send({"t": "case", "cell": step["cell"], "k": call["k"], "status": "crashed",
-                           "fn": call["fn"], "message": _describe_status(status)})
+                           "fn": call["fn"], "message": _describe_status(detail)})
             break
         os.close(r)
+        os.close(dr)
         _reap(pid)
 
 
@@ -519,18 +807,66 @@ def _fork():
     return None
 
 
+# ----------------------------------------------------------------------------- the inputs
+def _receive_inputs():
+    """Read the hidden inputs from the private copy of stdin (sent by the trusted side only after
+    the boundary record) and unpack them into a fresh private folder.
+
+    Stream: one JSON header line {"files": [[relative path, size], ...]}, then the files' bytes.
+    """
+    fd = _STATE["stdin"]
+    buf = bytearray()
+
+    def read_exact(n):
+        while len(buf) < n:
+            try:
+                chunk = os.read(fd, max(1 << 16, n - len(buf)))
+            except InterruptedError:
+                continue
+            if not chunk:
+                raise EOFError("the inputs ended early")
+            buf.extend(chunk)
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
+
+    while b"\n" not in buf:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            raise EOFError("no inputs arrived")
+        buf.extend(chunk)
+    nl = buf.index(b"\n")
+    header = json.loads(bytes(buf[:nl]))
+    del buf[:nl + 1]
+    import tempfile
+    root = tempfile.mkdtemp(prefix=".graded-inputs-", dir="/tmp")
+    for rel, size in header["files"]:
+        rel = os.path.normpath(str(rel))
+        if rel.startswith(("/", "..")):
+            raise ValueError(f"bad input path {rel!r}")
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(read_exact(int(size)))
+    return root
+
+
 _JOBINFO = {}
+_STATE = {"stuck": [], "holders": [], "holder_fds": {}, "held": [], "unheld": [],
+          "inputs_dir": None, "coordinator": None, "stdin": None}
 
 
 def main():
     with open(JOB) as f:
         job = json.load(f)
     _JOBINFO.update(job.get("limits", {}))
-    # fd 1 is the results pipe: keep it private, point fds 1 and 2 at /dev/null
+    # fd 1 is the results pipe and fd 0 brings the inputs later: keep both private, point fds
+    # 0, 1 and 2 at /dev/null
     _Out.fd = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
+    _STATE["stdin"] = os.dup(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     for src in job.get("copy", []):  # the student's own files, into the working directory
         dst = os.path.join(os.getcwd(), os.path.relpath(src, "/job/submission"))
@@ -547,15 +883,17 @@ def main():
     # The coordinator (this process) stays alive only to keep the sandbox up; the chain of
     # workers does the steps. It leaves when a worker reports done (or all workers are gone).
     done_r, done_w = os.pipe()
+    _STATE["coordinator"] = os.getpid()
     pid = os.fork()
     if pid:
         os.close(done_w)
-        while True:
+        while True:  # only "D" (or every writer gone) ends the run
             try:
                 data = os.read(done_r, 1)
             except InterruptedError:
                 continue
-            break
+            if data in (b"D", b""):
+                break
         _Out.send({"t": "end", "clean": data == b"D"})
         os._exit(0)
     os.close(done_r)
@@ -573,8 +911,16 @@ def main():
             i = j
         else:
             if steps[i]["op"] == "grade":
-                _grade_step(shell, steps[i])
+                _hold(shell, steps[i])
             i += 1
+    _Out.send({"t": "cells_done"})
+    if _STATE["held"] or _STATE["unheld"]:
+        try:
+            _STATE["inputs_dir"] = _receive_inputs()
+        except (OSError, ValueError, EOFError) as exc:
+            _Out.send({"t": "fatal", "error": f"the graded inputs could not be read: {exc}"})
+        else:
+            _release_holders(shell)
     _Out.send({"t": "done"})
     os.write(done_w, b"D")
     os._exit(0)

@@ -55,21 +55,26 @@ def _job_key(nb_dict, sub_dir):
     return h.hexdigest()
 
 
-def grade_job(nb_json, sub_dir, limits_dict):
+def grade_job(nb_json, sub_dir, limits_dict, context=None):
     """Grade one notebook (JSON text) -> {'nb': graded notebook JSON, 'verdicts', 'wall_s', 'info'}.
 
     Plain data in, plain data out: this is what an executor (threads, processes, Dask) runs.
+    context: {'secret': hex salt of the hidden inputs, 'trusted': {grade id: test cell source}}.
     """
+    context = context or {}
     sandbox.check_available()
+    if context.get("secret"):
+        from . import cases
+        cases.set_secret(bytes.fromhex(context["secret"]))
     limits = sandbox.Limits(**limits_dict)
     nb = _from_json(nb_json)
     files = judge.submission_files(sub_dir)
-    job, plan = judge.make_job(nb, limits.for_job(), files)
-    inputs_dir = judge.shared_inputs(plan)  # written once, shared read-only by every student
-    tmp = tempfile.mkdtemp(prefix="grading-job-")
+    job, plan = judge.make_job(nb, limits.for_job(), files, trusted=context.get("trusted"))
+    inputs = judge.input_stream(plan)  # built once per run, shared by every student
+    tmp = tempfile.mkdtemp(prefix="grading-job-")  # 0700: no other account can look in
     try:
-        judge.write_job(tmp, job, plan, sub_dir, files, inputs_dir=inputs_dir)
-        res = sandbox.run(tmp, limits, inputs_dir=inputs_dir)
+        judge.write_job(tmp, job, sub_dir, files)
+        res = sandbox.run(tmp, limits, inputs=inputs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     parsed = judge.parse_records(res.lines)
@@ -98,11 +103,16 @@ class _Pool:
     t0 = None
 
 
-# Sanitising steps the prefetch skips: they leave the cells (all a job is made of) unchanged, and
-# each costs a gradebook connection or a schema validation per notebook. nbgrader still runs them on
-# every notebook before grading it; had one changed a cell, the job key would differ and nbgrader's
-# own job would run instead of the prefetched one.
-_NOT_FOR_JOBS = {"ProgressLog", "OverwriteKernelspec", "CheckCellMetadata"}
+def _not_for_jobs():
+    """Sanitising steps the prefetch may skip: they only read or log (a progress line, the
+    kernelspec, a metadata check), and each costs a gradebook connection or a schema validation
+    per notebook. Matched by class (subclasses included), never by name. nbgrader still runs them
+    on every notebook before grading it; had one changed a cell, the job key would differ and
+    nbgrader's own job would run instead of the prefetched one. Every other step of the pipeline
+    runs in the prefetch exactly as configured."""
+    from nbgrader.preprocessors import CheckCellMetadata, OverwriteKernelspec
+    from .nbgrader_plugins import ProgressLog
+    return (ProgressLog, OverwriteKernelspec, CheckCellMetadata)
 
 
 def _make_executor(spec, workers):
@@ -114,6 +124,34 @@ def _make_executor(spec, workers):
     return getattr(importlib.import_module(mod), fn)()
 
 
+_TRUSTED = {}
+_TRUSTED_LOCK = threading.Lock()
+
+
+def _trusted_tests(db_url, assignment, notebook):
+    """{grade id: source} of the autograded test cells nbgrader generated for this notebook (the
+    gradebook's source cells), read once per process."""
+    key = (db_url, assignment, notebook)
+    with _TRUSTED_LOCK:
+        if key in _TRUSTED:
+            return _TRUSTED[key]
+    from nbgrader.api import Gradebook, MissingEntry
+    out = {}
+    with Gradebook(db_url) as gb:
+        try:
+            nbk = gb.find_notebook(notebook, assignment)
+        except MissingEntry:
+            nbk = None
+        if nbk is not None:
+            graded = {c.name for c in nbk.grade_cells if c.cell_type == "code"}
+            for src in nbk.source_cells:
+                if src.name in graded and src.locked:
+                    out[src.name] = src.source
+    with _TRUSTED_LOCK:
+        _TRUSTED[key] = out
+    return out
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """Execute a submission in the sandbox; test cells are decided by the trusted judge."""
 
@@ -121,6 +159,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     cell_timeout = Float(60.0, help="Wall-time limit for one cell, seconds").tag(config=True)
     case_timeout = Float(20.0, help="Wall-time limit for one graded call, seconds").tag(config=True)
     memory_mb = Integer(1024, help="Address-space limit per sandboxed process, MB").tag(config=True)
+    cpus = Float(1.0, help="CPU cores the whole sandbox may use (cgroup; 0: no cap)").tag(config=True)
+    sandbox_memory_mb = Integer(2048, help="Memory of the whole sandbox, MB (cgroup)").tag(config=True)
     executor = Unicode("threads", help="'threads', 'processes' or 'module:factory' returning a "
                                        "concurrent.futures.Executor").tag(config=True)
     max_workers = Integer(0, help="Parallel jobs (0: one per CPU core)").tag(config=True)
@@ -129,12 +169,48 @@ class SandboxedExecute(NbGraderPreprocessor):
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
                                    case_timeout_s=self.case_timeout,
-                                   memory_mb=self.memory_mb).__dict__)
+                                   memory_mb=self.memory_mb, cpus=self.cpus,
+                                   sandbox_memory_mb=self.sandbox_memory_mb).__dict__)
+
+    def _context(self, info):
+        """What the trusted side needs besides the notebook: the course's secret salt of the hidden
+        inputs, and the release's own test cells (grade id -> source, from the gradebook)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        from . import cases
+        coursedir = CourseDirectory(config=self.config)
+        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None}
+        if all(info.get(k) for k in ("db_url", "assignment", "notebook")):
+            ctx["trusted"] = _trusted_tests(info["db_url"], info["assignment"], info["notebook"])
+        return ctx
+
+    def _vet(self, nb, ctx, info, log=True):
+        """Test cells are the release's, decided by what they are (grade metadata and source),
+        never by a name: a known test cell gets its release source back; a cell that claims to be
+        a test but is not one of the release's becomes ordinary student code (its 'hidden tests'
+        are never read, its points never counted)."""
+        trusted = ctx["trusted"]
+        if trusted is None:
+            return
+        for i in judge.untrusted_test_cells(nb, trusted):
+            cell = nb.cells[i]
+            gid = judge._nbg(cell).get("grade_id")
+            if gid in trusted:
+                cell.source = trusted[gid]
+                what = "was changed; its release source was put back"
+            else:
+                cell.metadata.pop("nbgrader", None)
+                what = "is not a test cell of the release; graded as ordinary code, no points"
+            if log:
+                self.log.warning("%s/%s: cell %d (grade id %r) claims to be a test cell but %s",
+                                 info.get("student"), info.get("notebook"), i, gid, what)
 
     def preprocess(self, nb, resources):
         sandbox.check_available()  # raises SandboxUnavailable: nbgrader stops this notebook
         info = resources.get("nbgrader", {})
         sub_dir = resources.get("metadata", {}).get("path") or os.getcwd()
+        ctx = self._context(info)
+        self._vet(nb, ctx, info)
         nb_json = json.dumps(nb)
         key = _job_key(nb, sub_dir)
         if self.prefetch:
@@ -155,7 +231,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 self.log.warning("%s/%s: the parallel job failed (%s: %s); grading it again here",
                                  info.get("student"), info.get("notebook"), type(exc).__name__, exc)
         if result is None:
-            result = grade_job(nb_json, sub_dir, self._limits())
+            result = grade_job(nb_json, sub_dir, self._limits(), ctx)
         graded = _from_json(result["nb"])
         for cell, new in zip(nb.cells, graded.cells):
             if cell.get("cell_type") == "code":
@@ -194,7 +270,9 @@ class SandboxedExecute(NbGraderPreprocessor):
                 todo.append(path)
         if len(todo) < 2:
             return
-        pps = [p for p in converter.sanitize_preprocessors if p.__name__ not in _NOT_FOR_JOBS]
+        skip = _not_for_jobs()
+        pps = [p for p in converter.sanitize_preprocessors
+               if not (isinstance(p, type) and issubclass(p, skip))]
         limits, started, n = self._limits(), False, 0
         for path in todo:  # each job is submitted as soon as it is prepared
             rel = os.path.relpath(path, coursedir.format_path(coursedir.submitted_directory,
@@ -214,6 +292,8 @@ class SandboxedExecute(NbGraderPreprocessor):
                        "unique_key": notebook, "metadata": {"path": os.path.dirname(path)}}
                 for pp in pps:
                     nb, res = pp(config=converter.config).preprocess(nb, res)
+                ctx = self._context(res["nbgrader"])
+                self._vet(nb, ctx, res["nbgrader"], log=False)
                 nb_json = json.dumps(nb)
             except Exception as exc:  # noqa: BLE001 -- nbgrader will report it itself
                 self.log.debug("not prefetching %s: %s", path, exc)
@@ -228,7 +308,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 started = True
                 self.log.info("grading the other notebooks in parallel (%d workers, sandboxed)",
                               self._workers())
-            fut = self._pool().submit(grade_job, nb_json, sub_dir, limits)
+            fut = self._pool().submit(grade_job, nb_json, sub_dir, limits, ctx)
             fut.add_done_callback(lambda f, label=label: self._progress(label))
             with _Pool.lock:
                 _Pool.futures.setdefault(key, []).append(fut)

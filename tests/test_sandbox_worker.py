@@ -7,6 +7,7 @@ run as usual.
 """
 import json
 import os
+import time
 
 import pytest
 
@@ -22,15 +23,10 @@ def run_cells(tmp_path, sources, cell_timeout=3.0):
             pytest.fail(f"CI must be able to sandbox grading: {exc}")
         pytest.skip(str(exc))
     job_dir = tmp_path / "job"
-    for sub in ("inputs", "submission"):
-        (job_dir / sub).mkdir(parents=True)
-    os.chmod(job_dir, 0o755)
-    for sub in ("inputs", "submission"):
-        os.chmod(job_dir / sub, 0o755)
+    (job_dir / "submission").mkdir(parents=True)
     limits = sandbox.Limits(cell_timeout_s=cell_timeout, wall_s=60)
     steps = [{"op": "exec", "cell": i, "source": src} for i, src in enumerate(sources)]
     (job_dir / "job.json").write_text(json.dumps({"steps": steps, "limits": limits.for_job()}))
-    os.chmod(job_dir / "job.json", 0o644)
     res = sandbox.run(str(job_dir), limits)
     records = [json.loads(line) for line in res.lines if line.strip()]
     cells = {}
@@ -117,7 +113,7 @@ def test_a_failed_parallel_job_is_graded_again(monkeypatch, tmp_path):
     monkeypatch.setattr(sg._Pool, "futures", {key: [failed]})
     again = []
 
-    def grade_job(nb_json, sub_dir, limits):
+    def grade_job(nb_json, sub_dir, limits, ctx=None):
         again.append(sub_dir)
         graded = nbformat.from_dict(_json.loads(nb_json))
         graded.cells[0].outputs = [nbformat.v4.new_output("stream", text="graded\n")]
@@ -130,3 +126,127 @@ def test_a_failed_parallel_job_is_graded_again(monkeypatch, tmp_path):
     assert again == [str(tmp_path)]
     assert out.cells[0].outputs[0]["text"] == "graded\n"
     assert sg._Pool.futures == {}
+
+
+def test_nothing_a_cell_starts_outlives_it(tmp_path):
+    """Busy processes left behind in new sessions (double forks) are killed when their cell ends:
+    the next cell sees only the worker's own processes, and after the run no process of the run's
+    uid is left on the grading machine."""
+    storm = ("import os, time\n"
+             "for _ in range(12):\n"
+             "    if os.fork() == 0:\n"
+             "        os.setsid()\n"
+             "        if os.fork() == 0:\n"
+             "            t = time.time()\n"
+             "            while time.time() - t < 60: pass\n"
+             "        os._exit(0)\n"
+             "    os.wait()\n")
+    count = ("import os\n"
+             "def alive(p):\n"
+             "    try: return open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'\n"
+             "    except OSError: return False\n"
+             "print('procs', len([p for p in os.listdir('/proc') if p.isdigit() and alive(p)]))")
+    cells, done = run_cells(tmp_path, [storm, count], cell_timeout=20)
+    assert done
+    n = int(stdout(cells[1][0]).split()[1])
+    assert n <= 5, f"{n} processes in the sandbox after the storm's cell"
+    if os.geteuid() == 0:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                uid = os.stat(f"/proc/{pid}").st_uid
+            except OSError:
+                continue
+            if 200000 <= uid < 200000 + (1 << 30):
+                left.append(pid)
+        assert not left, f"processes of a sandbox uid survived the run: {left}"
+
+
+def test_the_whole_sandbox_gets_one_core(tmp_path, monkeypatch):
+    """CPU is capped per sandbox (cgroup), not per process: four busy processes together get at
+    most about one core, and the kernel throttles them (RLIMITs alone would let them take every
+    core of the grading machine)."""
+    import threading
+    from grading import cgroups
+    if cgroups.available() is None:
+        msg = "no cgroup can be created here (not root, or no writable cgroup hierarchy)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    made, seen = [], []
+    real = cgroups.create
+
+    def create(limits):
+        g = real(limits)
+        made.append(g)
+        return g
+    monkeypatch.setattr(cgroups, "create", create)
+
+    def watch():
+        for _ in range(100):
+            if made:
+                seen.append(len(made[0].procs()))
+                stat = os.path.join(made[0].dirs[0], "cpu.stat")
+                try:
+                    text = open(stat).read()
+                except OSError:
+                    text = ""
+                throttled = [ln for ln in text.splitlines() if ln.startswith("nr_throttled")]
+                if throttled and int(throttled[0].split()[1]) > 0:
+                    seen.append("throttled")
+            time.sleep(0.05)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    busy = ("import os, time, resource\n"
+            "t0 = time.time()\n"
+            "kids = []\n"
+            "for _ in range(4):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        while time.time() - t0 < 2.0: pass\n"
+            "        os._exit(0)\n"
+            "    kids.append(pid)\n"
+            "for pid in kids: os.waitpid(pid, 0)\n"
+            "wall = time.time() - t0\n"
+            "cpu = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print('ratio', (cpu.ru_utime + cpu.ru_stime) / wall)\n")
+    cells, done = run_cells(tmp_path, [busy], cell_timeout=20)
+    watcher.join()
+    ratio = float(stdout(cells[0][0]).split()[1])
+    assert made and made[0] is not None, "no cgroup was made for the run"
+    assert max(x for x in seen if isinstance(x, int)) >= 5, seen[:20]
+    assert "throttled" in seen, "the kernel never throttled the sandbox"
+    assert ratio <= 1.25, f"the sandbox used {ratio:.2f} cores"
+
+
+def test_job_folders_are_private(tmp_path):
+    """While a job runs, another account on the grading machine cannot read the student's job
+    (their code): folders 0700 and files 0600, owned by the run's own uid."""
+    import tempfile
+    import threading
+    import subprocess
+    import shutil
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another account")
+    parent = tempfile.mkdtemp(prefix="grading-test-")
+    os.chmod(parent, 0o755)  # a world-traversable parent, like /tmp
+    try:
+        job = os.path.join(parent, "job")
+        os.makedirs(os.path.join(job, "submission"))
+        with open(os.path.join(job, "submission", "notes.txt"), "w") as f:
+            f.write("my answer")
+        limits = sandbox.Limits(cell_timeout_s=10, wall_s=30)
+        steps = [{"op": "exec", "cell": 0, "source": "import time; time.sleep(2)"}]
+        with open(os.path.join(job, "job.json"), "w") as f:
+            json.dump({"steps": steps, "limits": limits.for_job()}, f)
+        t = threading.Thread(target=sandbox.run, args=(job, limits))
+        t.start()
+        time.sleep(1.0)
+        probe = subprocess.run([shutil.which("setpriv"), "--reuid=65534", "--regid=65534",
+                                "--clear-groups", "cat", os.path.join(job, "submission", "notes.txt"),
+                                os.path.join(job, "job.json")], capture_output=True, text=True)
+        t.join(30)
+        assert probe.returncode != 0 and "my answer" not in probe.stdout, probe.stdout
+        assert "Permission denied" in probe.stderr
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)

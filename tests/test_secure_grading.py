@@ -45,6 +45,30 @@ def _sandbox_or_skip():
         pytest.skip(str(exc))
 
 
+def input_tokens(course, assignment):
+    """Short prefixes of the hidden inputs' values as this course's grader built them (its secret
+    salt): what must never appear in an output or a feedback page."""
+    from grading import cases, judge
+    key = cases.course_secret(str(course), create=False)
+    assert key, "the course has no grading secret after autograding"
+    nb = nbformat.read(course / "solutions" / assignment / f"{NOTEBOOKS[assignment]}.ipynb", 4)
+    tokens = set()
+    cases.set_secret(key)
+    try:
+        for cell in nb.cells:
+            calls, _ = judge.split_test_cell(cell.source) if cell.cell_type == "code" else (None, 0)
+            for name, case_list in calls or []:
+                for case in case_list:
+                    for value in cases.build(name, case).values():
+                        for arr in (value if isinstance(value, list) else [value]):
+                            if hasattr(arr, "ravel"):
+                                tokens |= {repr(float(v))[:6] for v in arr.ravel()[:200]
+                                           if abs(v) >= 0.1}
+    finally:
+        cases.set_secret(None)
+    return tokens
+
+
 def attacks_for(assignment):
     out = {}
     for path in sorted(ATTACKS.glob("*.py")):
@@ -154,9 +178,12 @@ def test_attacks_gain_nothing_and_leave_no_trace(assignment, tmp_path):
     assert not markers, f"attacks left files outside the sandbox: {markers}"
     assert not listener.hits, f"an attack reached the grading machine's network: {listener.hits}"
 
-    # nothing hidden or read from the course leaks into outputs or feedback
+    # nothing hidden or read from the course leaks into outputs or feedback: hidden-test text, and
+    # the hidden inputs' values (built again here with the course's secret)
     secret = hidden_lines(assignment)
     assert secret
+    tokens = input_tokens(course, assignment)
+    assert len(tokens) > 300
     for student in expect:
         graded = nbformat.read(course / "autograded" / student / assignment /
                                f"{NOTEBOOKS[assignment]}.ipynb", 4)
@@ -172,6 +199,8 @@ def test_attacks_gain_nothing_and_leave_no_trace(assignment, tmp_path):
         size = (course / "autograded" / student / assignment /
                 f"{NOTEBOOKS[assignment]}.ipynb").stat().st_size
         assert size < 2_000_000, f"{student}: graded notebook is {size} bytes"
+        hits = sorted(t for t in tokens if t in text or t in feedback)
+        assert len(hits) <= 3, f"{student}: hidden input values in outputs or feedback: {hits[:8]}"
         meta = attacks.get(student, ({"feedback": []},))[0]
         for phrase in meta["feedback"]:
             assert phrase.lower() in feedback.lower(), f"{student}: feedback lacks {phrase!r}"
@@ -208,3 +237,66 @@ def test_identical_submissions_are_each_graded_in_parallel(tmp_path):
     got = scores(course, "pooling")
     assert got["s1"] == got["s2"] == got["s3"] == got["s4"] != got["s5"]
     assert all(s == m for s, m, _ in got["s4"].values())
+
+
+def test_student_made_test_cells_are_ordinary_code(tmp_path):
+    """A cell a student adds with test-cell metadata and its own 'hidden tests' (huge inputs, 50
+    bonus points), and a real test cell whose hidden block the student rewrote: the trusted side
+    reads hidden cases only from the release's own test cells. No bonus, no huge inputs built,
+    honest score unchanged, autograde exits 0 with a warning naming the cell."""
+    _sandbox_or_skip()
+    course = make_course(tmp_path)
+    nbgrader("generate_assignment", "pooling", "--force", cwd=course)
+    nb = reference_submission("pooling", course)
+    huge = ("### BEGIN HIDDEN TESTS\nfrom grading import check\ncheck('max_pool_forward_naive', "
+            "[dict(x=(3000, 64, 256, 256), pool_height=2, pool_width=2, stride=2, seed=1)])\n"
+            "### END HIDDEN TESTS")
+    bonus = nbformat.v4.new_code_cell(huge)
+    bonus.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": False,
+                                  "grade_id": "my_bonus", "points": 50, "schema_version": 3}
+    nb.cells.append(bonus)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                and not c.metadata["nbgrader"].get("solution"))
+    test.source = test.source + "\n" + huge
+    submit(course, "forger", "pooling", nb)
+    submit(course, "honest", "pooling", reference_submission("pooling", course))
+    import time
+    t0 = time.monotonic()
+    log = nbgrader("autograde", "pooling", cwd=course).stdout
+    took = time.monotonic() - t0
+    got = scores(course, "pooling")
+    assert "my_bonus" not in got["forger"]
+    assert sum(s for s, _, _ in got["forger"].values()) == 20 == sum(
+        s for s, _, _ in got["honest"].values()), got
+    assert "claims to be an nbgrader cell (no grade id)" in log, log[-3000:]
+    assert "claims to be a test cell" not in log  # OverwriteCells put the rewritten cell back
+    assert took < 120, f"autograde took {took:.0f} s"
+
+
+def test_one_endless_function_costs_at_most_a_minute(tmp_path):
+    """With the shipped limits: a notebook whose forward pass never returns is graded at most
+    60 s slower than an honest one graded in the same run (stock nbgrader pays 30 s per cell
+    and the old sandbox up to 30 s per hidden case: about 600 s)."""
+    _sandbox_or_skip()
+    course = make_course(tmp_path)
+    nbgrader("generate_assignment", "pooling", "--force", cwd=course)
+    funcs = {**solution_functions("pooling"),
+             "max_pool_forward_naive": "def max_pool_forward_naive(x, pool_param):\n"
+                                       "    while True:\n        pass\n"}
+    submit(course, "endless", "pooling", build_submission("pooling", funcs, course=course))
+    submit(course, "honest", "pooling", reference_submission("pooling", course))
+    import time
+    times = {}
+    for student in ("honest", "endless"):
+        t0 = time.monotonic()
+        nbgrader("autograde", "pooling", f"--student={student}", cwd=course)
+        times[student] = time.monotonic() - t0
+    extra = times["endless"] - times["honest"]
+    assert extra <= 60, f"the endless loop cost {extra:.0f} s ({times})"
+    got = scores(course, "pooling")
+    assert all(s == m for s, m, _ in got["honest"].values())
+    fwd = [g for g in got["endless"] if "forward" in g]
+    assert fwd and all(got["endless"][g][0] == 0 for g in fwd)
+    back = [g for g in got["endless"] if "backward" in g]
+    assert all(got["endless"][g][0] == 0 for g in back)  # the backward calls the forward
+    print(f"endless loop: +{extra:.1f} s over {times['honest']:.1f} s")
