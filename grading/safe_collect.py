@@ -386,6 +386,11 @@ class SafeExchangeCollect(ExchangeCollect):
                 if st.st_uid != ctx["rec"]["uid"]:
                     self._refuse_entry(ctx, path, f"belongs to {self._owner(st.st_uid)}, not to "
                                                   "the student")
+                elif path == "timestamp.txt":  # read to compare, never copied: collect writes it
+                    if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+                        ctx["claimed"] = self._read_claimed(fd)
+                    else:
+                        self._refuse_entry(ctx, path, "not a plain file")
                 elif stat.S_ISDIR(st.st_mode):
                     if path.count("/") >= MAX_DEPTH:
                         raise Refused(f"folders nested deeper than {MAX_DEPTH}")
@@ -395,8 +400,6 @@ class SafeExchangeCollect(ExchangeCollect):
                 elif st.st_nlink != 1:
                     self._refuse_entry(ctx, path, f"a hard link ({st.st_nlink} names for one "
                                                   "file)")
-                elif rel == "" and name == "timestamp.txt":
-                    ctx["claimed"] = self._read_claimed(fd)
                 elif not self._ignored(name, False):
                     self._copy_file(fd, st, os.path.join(dest, name), path, ctx)
             finally:
