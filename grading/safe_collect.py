@@ -52,6 +52,7 @@ except ImportError:  # Windows: the exchange is not available there anyway
     pwd = None
 
 MAX_DEPTH = 32  # folders inside a submission; deeper ones would exhaust descriptors or the stack
+MAX_SCAN = 100_000  # entries looked at in one submission before it is refused as a flood
 _NOFOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # O_NONBLOCK: a FIFO never blocks open
 
 
@@ -101,7 +102,7 @@ def _open_entry(name, dir_fd):
     return fd, st
 
 
-def newest_ctime(dir_fd, depth=0):
+def newest_ctime(dir_fd, depth=0, budget=None):
     """The newest ctime of a folder and everything in it (links themselves, never followed).
 
     A user can set mtime to anything (touch, utime) but not ctime: any change to a file, to a
@@ -110,9 +111,13 @@ def newest_ctime(dir_fd, depth=0):
     """
     if depth > MAX_DEPTH:
         raise Refused(f"folders nested deeper than {MAX_DEPTH}")
+    budget = budget if budget is not None else [MAX_SCAN]
     newest = os.fstat(dir_fd).st_ctime
     with os.scandir(dir_fd) as entries:
         for entry in entries:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise Refused(f"more than {MAX_SCAN} files and folders")
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
@@ -125,7 +130,7 @@ def newest_ctime(dir_fd, depth=0):
                 except OSError:
                     continue
                 try:
-                    newest = max(newest, newest_ctime(fd, depth + 1))
+                    newest = max(newest, newest_ctime(fd, depth + 1, budget))
                 finally:
                     os.close(fd)
     return newest

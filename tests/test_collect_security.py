@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.utils import parse_utc
+from nbgrader.coursedir import CourseDirectory
 
 from assignments_helpers import env, make_course, nbgrader
 
@@ -192,7 +192,8 @@ def _submitted(run, role):
 
 
 def _recorded(run, role):
-    return parse_utc((_submitted(run, role) / "timestamp.txt").read_text())
+    """The submission time autograde will record (nbgrader's own reader, as autograde uses)."""
+    return CourseDirectory().get_existing_timestamp(str(_submitted(run, role)))
 
 
 def test_collect_finishes(exchange_run):
@@ -319,7 +320,6 @@ def test_lms_zip_attacks_are_refused_honest_entries_collected(tmp_path):
 
 # ----------------------------------------------------------------------------- pieces, no accounts
 def _collector(**traits):
-    from nbgrader.coursedir import CourseDirectory
     from grading.safe_collect import SafeExchangeCollect
     return SafeExchangeCollect(coursedir=CourseDirectory(), **traits)
 
