@@ -13,6 +13,7 @@ they can; the venv's Python here links into /root/.pyenv (mode 0700), so then th
 Python of the same version (Debian's /usr/bin/python3.11) with the venv's site-packages on
 PYTHONPATH: /work and the venv are world-readable, and compiled extensions match within 3.11.
 """
+import contextlib
 import datetime
 import os
 import pwd
@@ -119,8 +120,8 @@ def _mark(student, text):
     nbformat.write(nb, path)  # the file stays the student's (written in place)
 
 
-@pytest.fixture(scope="module")
-def exchange_run(tmp_path_factory):
+@contextlib.contextmanager
+def _exchange_run(tmp_path_factory):
     _need(os.geteuid() == 0, "needs root to create Unix accounts")
     _need(shutil.which("useradd") and shutil.which("userdel"), "needs useradd and userdel")
     course = make_course(tmp_path_factory.mktemp("instructor"))  # under a 0700 folder: root only
@@ -196,11 +197,12 @@ def _recorded(run, role):
     return CourseDirectory().get_existing_timestamp(str(_submitted(run, role)))
 
 
-def test_collect_finishes(exchange_run):
+# Each check gets the story's record: course, students, due date, collect's log.
+def check_collect_finishes(exchange_run):
     assert exchange_run["returncodes"] == (0, 0), exchange_run["log"][-4000:]
 
 
-def test_nothing_of_the_course_reaches_submitted(exchange_run):
+def check_nothing_of_the_course_reaches_submitted(exchange_run):
     for root, dirs, files in os.walk(exchange_run["course"] / "submitted"):
         for name in dirs + files:
             path = Path(root) / name
@@ -213,7 +215,7 @@ def test_nothing_of_the_course_reaches_submitted(exchange_run):
                     assert secret not in data, f"{path} holds {secret.decode()}"
 
 
-def test_links_and_special_files_are_skipped_and_logged_the_rest_collected(exchange_run):
+def check_links_and_special_files_are_skipped_and_logged_the_rest_collected(exchange_run):
     run, who = exchange_run, exchange_run["students"]["mallory"].name
     got = _submitted(run, "mallory")
     assert sorted(p.name for p in got.iterdir()) == \
@@ -227,7 +229,7 @@ def test_links_and_special_files_are_skipped_and_logged_the_rest_collected(excha
     assert any("2099-01-01" in line and "is a link" in line for line in lines), lines
 
 
-def test_impersonation_is_refused_and_the_victims_work_stays(exchange_run):
+def check_impersonation_is_refused_and_the_victims_work_stays(exchange_run):
     run = exchange_run
     bob, eve = run["students"]["bob"].name, run["students"]["eve"].name
     nb = nbformat.read(_submitted(run, "bob") / "conv.ipynb", 4)
@@ -240,7 +242,7 @@ def test_impersonation_is_refused_and_the_victims_work_stays(exchange_run):
                for line in run["log"].splitlines()), run["log"][-4000:]
 
 
-def test_late_submission_is_recorded_late(exchange_run):
+def check_late_submission_is_recorded_late(exchange_run):
     run, late = exchange_run, exchange_run["students"]["late"].name
     nb = nbformat.read(_submitted(run, "late") / "conv.ipynb", 4)
     assert nb.cells[-1].source == f"answer of {late}"
@@ -249,7 +251,7 @@ def test_late_submission_is_recorded_late(exchange_run):
                for line in run["log"].splitlines()), run["log"][-4000:]
 
 
-def test_honest_students_are_collected_on_time(exchange_run):
+def check_honest_students_are_collected_on_time(exchange_run):
     run = exchange_run
     for role in ("alice", "bob"):
         nb = nbformat.read(_submitted(run, role) / "conv.ipynb", 4)
@@ -259,6 +261,23 @@ def test_honest_students_are_collected_on_time(exchange_run):
     assert not [line for line in run["log"].splitlines()
                 if any(run["students"][r].name in line for r in ("alice", "bob"))
                 and eve not in line and any(w in line for w in ("Refused", "Skipped", "says"))]
+
+
+def test_exchange_attacks_gain_nothing(tmp_path_factory):
+    """One story (accounts, release, submissions, attacks, two collects), then every check;
+    one test so that pytest-xdist runs the story once. Each failing check is reported."""
+    with _exchange_run(tmp_path_factory) as run:
+        failed = []
+        for check in (check_collect_finishes, check_nothing_of_the_course_reaches_submitted,
+                      check_links_and_special_files_are_skipped_and_logged_the_rest_collected,
+                      check_impersonation_is_refused_and_the_victims_work_stays,
+                      check_late_submission_is_recorded_late,
+                      check_honest_students_are_collected_on_time):
+            try:
+                check(run)
+            except AssertionError as err:
+                failed.append(f"{check.__name__}: {str(err)[:1500]}")
+        assert not failed, "\n\n".join(failed)
 
 
 # ----------------------------------------------------------------------------- LMS zips
