@@ -317,13 +317,18 @@ def test_lms_zip_attacks_are_refused_honest_entries_collected(tmp_path):
         zf.writestr("gina_conv.ipynb", _notebook("x" * 300_000))
         for n, text in ((1, "hank first"), (3, "hank third"), (2, "hank second")):
             zf.writestr(f"hank_5_6_conv-{n}.ipynb", _notebook(text))
+        zf.writestr("kim_conv.ipynb", _zip_bytes({"kim_conv.ipynb": _notebook("in disguise")}))
         zf.writestr("notes.txt", "not a notebook: skipped")
+    (archive / "judy_conv.ipynb").write_text(_notebook("judy"))  # loose files are read too
+    (archive / "other.tar.gz").write_bytes(b"\x1f\x8b not read")
     log = nbgrader("zip_collect", "conv", "--SafeZipExtractor.max_entry_kb=200",
                    cwd=course, check=False)
     assert log.returncode == 0, log.stdout[-4000:]
     submitted = course / "submitted"
-    assert sorted(p.name for p in submitted.iterdir()) == ["carol", "hank", "ivan"], log.stdout
-    for sid, text in (("carol", "carol"), ("ivan", "ivan"), ("hank", "hank third")):
+    assert sorted(p.name for p in submitted.iterdir()) == ["carol", "hank", "ivan", "judy"], \
+        log.stdout
+    for sid, text in (("carol", "carol"), ("ivan", "ivan"), ("hank", "hank third"),
+                      ("judy", "judy")):
         nb = nbformat.read(submitted / sid / "conv" / "conv.ipynb", 4)
         assert nb.cells[-1].source == text, sid
     assert not (course / "conv").exists() and not (course.parent / "mallet").exists()
@@ -332,6 +337,7 @@ def test_lms_zip_attacks_are_refused_honest_entries_collected(tmp_path):
                        ("/abs_conv", "absolute"), ("back_conv", "backslash"),
                        ("frank_1_2_conv", "link"), ("gina_conv", "more than"),
                        (".._conv", "not a plain name"), ("hank_5_6_conv-1", "Duplicate"),
+                       ("kim_conv", "content is an archive"), ("other.tar.gz", "only .zip"),
                        ("hank_5_6_conv-2", "Duplicate")):
         assert any(entry in line and why in line for line in lines), \
             f"no log line for {entry}:\n{log.stdout[-4000:]}"
