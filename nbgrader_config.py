@@ -95,3 +95,15 @@ c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollecto
 c.FileNameCollectorPlugin.named_regexp = (
     r"^(?:.*[\\/])?(?P<student_id>[^_\\/]+)_(?:[^\\/]*_)?(?P<file_id>[A-Za-z0-9]+)(?:-\d+)?\.ipynb$"
 )
+
+# --- collecting safely (grading/safe_collect.py, docs/SECURITY.md "Collecting") -----------------
+# Submissions are the students' files: collect copies without following links, files a
+# submission only under the student whose account owns it, and records the newest ctime in the
+# exchange as its time (not the student's timestamp.txt). Where student ids are not Unix account
+# names, map them: c.SafeExchangeCollect.student_uids = {"alice": 1001} (or student_uids_csv).
+# zip_collect reads the LMS's zip itself: no archive inside it is unpacked, no traversal names,
+# no links, one file per student and notebook (the latest resubmission).
+c.ExchangeFactory.collect = "grading.safe_collect.SafeExchangeCollect"
+c.ZipCollectApp.extractor_plugin = "grading.safe_collect.SafeZipExtractor"
+# SafeFileNameCollector is FileNameCollectorPlugin (its named_regexp above) refusing ids like "..".
+c.ZipCollectApp.collector_plugin = "grading.safe_collect.SafeFileNameCollector"

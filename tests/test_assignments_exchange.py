@@ -7,6 +7,7 @@
 """
 import csv
 import html
+import os
 import re
 import zipfile
 
@@ -68,8 +69,13 @@ def test_exchange_round_trip_with_two_students(tmp_path):
             assert "Success!" in nbgrader("validate", "conv/conv.ipynb", cwd=work, home=home).stdout
         nbgrader("submit", "conv", cwd=work, home=home)
 
-    # the simulated students share one UNIX account, so skip collect's file-owner cross-check
-    nbgrader("collect", "conv", x, "--ExchangeCollect.check_owner=False", cwd=course)
+    # The simulated students share one Unix account (ours): say so, as an instructor whose
+    # student ids are not account names would (collect files a submission only under the student
+    # whose uid owns it; tests/test_collect_security.py uses real accounts).
+    with open(course / "nbgrader_config.py", "a") as fh:
+        fh.write(f"\nc.SafeExchangeCollect.student_uids = {{'alice': {os.getuid()}, "
+                 f"'bob': {os.getuid()}}}\n")
+    nbgrader("collect", "conv", x, cwd=course)
     assert {p.name for p in (course / "submitted").iterdir()} == {"alice", "bob"}
     nbgrader("autograde", "conv", cwd=course)
     nbgrader("generate_feedback", "conv", cwd=course)
