@@ -60,7 +60,7 @@ IMAGE_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\x
                "image/gif": (b"GIF87a", b"GIF89a")}
 _DATA_IMAGE = re.compile(r"data:(image/(?:png|jpeg|gif));base64,([A-Za-z0-9+/=\s]*)\Z")
 _SAFE_HREF = re.compile(r"(?:https?:|mailto:|#)", re.I)
-_PLAIN_NAME = re.compile(r"[\w.+#/ -]{0,80}\Z")
+_PLAIN_NAME = re.compile(r"[^<>&\"'`\x00-\x1f]{0,100}\Z")  # no markup, no quotes
 _CELL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _GRADE_ID = re.compile(r"[\w.-]{1,200}\Z")
 NOTE = "<p><em>(The autograder removed HTML from this cell that could run in a browser.)</em></p>"
@@ -280,6 +280,9 @@ class SanitizeHTML(NbGraderPreprocessor):
                 if field not in fields or not _plain(value[field]):
                     del value[field]
                     dropped.append(f"{key}.{field}")
+            if not set(fields[:2 if key == "kernelspec" else 1]) <= set(value):
+                del nb.metadata[key]  # nbformat requires these; without them, no kernel info
+                dropped.append(key)
         if dropped:
             self.log.warning("SanitizeHTML %s: dropped notebook metadata %s", self._who,
                              ", ".join(dropped))
