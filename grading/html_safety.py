@@ -12,7 +12,8 @@ feedback page. `SanitizeHTML` makes the notebook itself safe, so every later vie
   visible note) and a warning names the cell and what was removed. Images load only from the cell's
   own attachments (`data:` PNG/JPEG/GIF): a remote or relative `src` would make the instructor's
   browser fetch a URL the student chose.
-- raw cells: cleaned the same way as HTML; their `raw_mimetype`/`format` metadata is dropped.
+- raw cells: cleaned the same way as HTML when they hold a `<`; their `raw_mimetype`/`format`
+  metadata is dropped.
 - attachments: only real PNG, JPEG and GIF images (checked by their magic bytes); never SVG or HTML.
 - outputs (defence in depth; grading/judge.py already keeps only these): text, PNG/JPEG images,
   errors and streams; every HTML, SVG, JavaScript, markdown, LaTeX or widget output is dropped.
@@ -100,7 +101,8 @@ def clean_html(fragment):
     """`fragment` cleaned with nh3 against this module's allow-list (safe anywhere in a page body)."""
     return nh3.clean(fragment, tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute_filter,
                      url_schemes={"http", "https", "mailto", "data"}, link_rel=None,
-                     strip_comments=True)
+                     strip_comments=True,
+                     set_tag_attribute_values={"input": {"type": "checkbox", "disabled": ""}})
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -323,7 +325,7 @@ class SanitizeHTML(NbGraderPreprocessor):
         elif cell.cell_type == "raw":
             cell.pop("attachments", None)
             cleaned = clean_html(cell.source)
-            if cleaned != cell.source:
+            if "<" in cell.source and cleaned != cell.source:  # without "<" no tag can open
                 removed += [f"raw cell: {r}" for r in _removed(cell.source, cleaned)]
                 cell.source = cleaned
         else:

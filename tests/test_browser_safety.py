@@ -46,6 +46,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 FAST = ["--SandboxedExecute.cell_timeout=6", "--SandboxedExecute.case_timeout=3",
         "--SandboxedExecute.wall_s=150"]
 ASSIGNMENT = "pooling"
+STUDENTS = ("victim", "attacker", "faker")  # faker: only a style that fakes the feedback score
 PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E"
            "rkJggg==")
 
@@ -60,33 +61,36 @@ def _need(ok, why):
 
 # ----------------------------------------------------------------------------- the payloads
 def attack_js(token, kind, server):
-    """What every payload runs: each effect is something the test can observe."""
-    return f"""(async function () {{
+    """What every payload runs: each effect is something the test can observe. Synchronous
+    requests, so that a payload that navigates the page away cannot cut another one short."""
+    return f"""(function () {{
   var t = '{token}', k = '{kind}', s = '{server}', q = 'pwned=' + t;
   window['pwned_' + t] = k; document.title = 'PWNED ' + t;
   var d = document.createElement('div'); d.id = 'pwned-' + t; d.textContent = k;
   if (document.body) document.body.appendChild(d);
-  fetch(s + '/pwned-' + t + '-' + k, {{mode: 'no-cors'}});
   var m = document.cookie.match(/_xsrf=([^;]+)/);
-  var h = {{'Content-Type': 'application/json'}};
-  if (m) h['X-XSRFToken'] = decodeURIComponent(m[1]);
-  var o = {{credentials: 'include', headers: h}};
-  fetch(s + '/api/contents/pwned-' + t + '-' + k + '.txt?' + q, Object.assign({{method: 'PUT',
-    body: JSON.stringify({{type: 'file', format: 'text', content: k}})}}, o));
-  try {{
-    var nbs = await (await fetch(s + '/formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}?'
-                                 + q, o)).json();
-    for (var nb of nbs) {{
-      var grades = await (await fetch(s + '/formgrader/api/grades?submission_id=' + nb.id + '&' + q,
-                                      o)).json();
-      for (var g of grades) {{
-        if (!g.max_score) continue;
-        await fetch(s + '/formgrader/api/grade/' + g.id + '?' + q, Object.assign({{method: 'PUT',
-          body: JSON.stringify({{manual_score: nb.student === 'attacker' ? g.max_score : 0,
-                                 extra_credit: 0}})}}, o));
-      }}
+  function call(method, url, body) {{
+    try {{
+      var x = new XMLHttpRequest(); x.open(method, s + url, false); x.withCredentials = true;
+      x.setRequestHeader('Content-Type', 'application/json');
+      if (m) x.setRequestHeader('X-XSRFToken', decodeURIComponent(m[1]));
+      x.send(body ? JSON.stringify(body) : null);
+      return JSON.parse(x.responseText);
+    }} catch (e) {{ return []; }}
+  }}
+  call('GET', '/pwned-' + t + '-' + k);
+  call('PUT', '/api/contents/pwned-' + t + '-' + k + '.txt?' + q,
+       {{type: 'file', format: 'text', content: k}});
+  var nbs = call('GET', '/formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}?' + q);
+  for (var i = 0; i < nbs.length; i++) {{
+    var grades = call('GET', '/formgrader/api/grades?submission_id=' + nbs[i].id + '&' + q);
+    for (var j = 0; j < grades.length; j++) {{
+      if (!grades[j].max_score) continue;
+      call('PUT', '/formgrader/api/grade/' + grades[j].id + '?' + q,
+           {{manual_score: nbs[i].student === 'attacker' ? grades[j].max_score : 0,
+             extra_credit: 0}});
     }}
-  }} catch (e) {{}}
+  }}
   alert('pwned ' + t + ' ' + k);
 }})()"""
 
@@ -259,6 +263,7 @@ def test_ordinary_markdown_is_unchanged(caplog):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(src) for src in ORDINARY]
     nb.cells[-1].attachments = {"ok.png": {"image/png": PNG_1PX}}
+    nb.cells.append(nbformat.v4.new_raw_cell("Notes: x & y, 3 > 2"))
     before = [dict(c) for c in nbformat.from_dict(json.loads(json.dumps(nb))).cells]
     nb = _sanitized(nb, caplog)
     for cell, old in zip(nb.cells, before):
@@ -386,8 +391,7 @@ class Formgrader:
 def _gradebook_ids(course):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s: gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, s).id
-                for s in ("victim", "attacker")}
+        return {s: gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, s).id for s in STUDENTS}
 
 
 def _totals(course):
@@ -395,7 +399,7 @@ def _totals(course):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         out = {}
-        for s in ("victim", "attacker"):
+        for s in STUDENTS:
             nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, s)
             out[s] = (nb.score, nb.max_score)
         return out
@@ -467,6 +471,10 @@ def test_nothing_a_student_wrote_runs_in_formgrader_or_feedback_browser(tmp_path
     attacker = attacker_notebook(build_submission(ASSIGNMENT, buggy, course=course), token,
                                  f"http://127.0.0.1:{port}")  # the formgrader below
     submit(course, "attacker", ASSIGNMENT, attacker)
+    faker = build_submission(ASSIGNMENT, buggy, course=course)  # nothing that navigates away
+    faker.cells.insert(0, nbformat.v4.new_markdown_cell(
+        "Intro.\n\n" + markdown_payloads(token, f"http://127.0.0.1:{port}")["fake-score"]))
+    submit(course, "faker", ASSIGNMENT, faker)
     log = nbgrader("autograde", ASSIGNMENT, *FAST, *switch, cwd=course).stdout
     nbgrader("generate_feedback", ASSIGNMENT, *switch, cwd=course)
     if sanitize:
@@ -474,6 +482,7 @@ def test_nothing_a_student_wrote_runs_in_formgrader_or_feedback_browser(tmp_path
         assert "SanitizeHTML victim/" not in log, "the honest notebook must pass untouched"
     before = _totals(course)
     assert before["victim"][0] == before["victim"][1] > before["attacker"][0], before
+    assert before["faker"] == before["attacker"], before
     ids = _gradebook_ids(course)
 
     server = Formgrader(course, shots, port)
@@ -497,7 +506,7 @@ def test_nothing_a_student_wrote_runs_in_formgrader_or_feedback_browser(tmp_path
                 states["formgrader"] = _open(
                     page, f"{server.url}/formgrader/submissions/{ids['attacker']}/", token, shots,
                     "formgrader_attacker")
-                for student in ("attacker", "victim"):
+                for student in STUDENTS:
                     path = course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
                     states[f"feedback_{student}"] = _open(page, path.as_uri(), token, shots,
                                                           f"feedback_{student}")
@@ -532,7 +541,7 @@ def test_nothing_a_student_wrote_runs_in_formgrader_or_feedback_browser(tmp_path
     after = _totals(course)
     if after != before:
         problems.append(f"the gradebook changed: {before} -> {after}")
-    for student in ("victim", "attacker"):
+    for student in STUDENTS:
         head = states[f"feedback_{student}"]["header"]
         score, max_score = before[student]
         want = f"(Score: {round(score, 2)} / {round(max_score, 2)})"
