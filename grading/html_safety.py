@@ -357,16 +357,21 @@ class SanitizeHTML(NbGraderPreprocessor):
                 "editable": isinstance(value, bool),
                 "deletable": isinstance(value, bool),
             }.get(key, False)
-            if not ok:
+            if not ok:  # no template reads other keys (editors add many): dropped quietly
                 del meta[key]
-                if key not in ("execution", "trusted"):  # harmless and common: no log line
-                    removed.append(f"metadata {key!r}")
+                if key in ("nbgrader", "tags", "jupyter"):
+                    removed.append(f"metadata {key!r} that is not a {type(value).__name__}")
         if "tags" in meta:
-            meta["tags"] = [t for t in meta["tags"] if isinstance(t, str) and
-                            re.fullmatch(r"[\w-]{1,80}", t)]
+            tags = [t for t in meta["tags"] if isinstance(t, str) and re.fullmatch(r"[\w-]{1,80}", t)]
+            if tags != meta["tags"]:
+                removed.append("tags that are not plain words")
+                meta["tags"] = tags
         if "jupyter" in meta:
-            meta["jupyter"] = {k: v for k, v in meta["jupyter"].items()
-                               if k in ("source_hidden", "outputs_hidden") and isinstance(v, bool)}
+            kept = {k: v for k, v in meta["jupyter"].items()
+                    if k in ("source_hidden", "outputs_hidden") and isinstance(v, bool)}
+            if kept != meta["jupyter"]:
+                removed.append("jupyter metadata other than source_hidden/outputs_hidden flags")
+                meta["jupyter"] = kept
         nbg = meta.get("nbgrader")
         if nbg is not None:
             for key in list(nbg):
