@@ -1,4 +1,4 @@
-"""Nothing a student wrote runs in anyone's browser (docs/SECURITY.md, "The formgrader and feedback").
+"""Nothing a student wrote runs in anyone's browser (docs/SECURITY.md, the formgrader section).
 
 nbgrader's formgrader and feedback templates render a notebook's markdown as raw HTML (they bypass
 nbconvert's `sanitize_html`), so a `<script>` or `<img onerror=...>` in a student's markdown cell
@@ -23,7 +23,8 @@ feedback page. `SanitizeHTML` makes the notebook itself safe, so every later vie
   `jupyter.source_hidden`/`outputs_hidden`, `collapsed`, `scrolled`, `editable`, `deletable`; cell
   ids must be nbformat's `[A-Za-z0-9_-]{1,64}`.
 
-Configured in ../nbgrader_config.py after SandboxedExecute (autograde) and before GetGrades (feedback).
+Configured in ../nbgrader_config.py: after SandboxedExecute in autograde, before GetGrades in
+feedback.
 """
 import base64
 import binascii
@@ -69,7 +70,8 @@ NOTE = "<p><em>(The autograder removed HTML from this cell that could run in a b
 
 def image_ok(mime, b64):
     """True when `b64` is base64 of a real `mime` image (PNG, JPEG or GIF, by magic bytes)."""
-    if mime not in IMAGE_MAGIC or not isinstance(b64, str) or not re.fullmatch(r"[A-Za-z0-9+/=\s]*", b64):
+    if mime not in IMAGE_MAGIC or not isinstance(b64, str) or \
+            not re.fullmatch(r"[A-Za-z0-9+/=\s]*", b64):
         return False
     try:
         head = base64.b64decode(b64[:64].strip() + "=" * (-len(b64[:64].strip()) % 4))
@@ -98,7 +100,7 @@ def _attribute_filter(tag, attr, value):
 
 
 def clean_html(fragment):
-    """`fragment` cleaned with nh3 against this module's allow-list (safe anywhere in a page body)."""
+    """`fragment` cleaned with nh3 against this module's allow-list (safe in any page body)."""
     return nh3.clean(fragment, tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute_filter,
                      url_schemes={"http", "https", "mailto", "data"}, link_rel=None,
                      strip_comments=True,
@@ -232,9 +234,10 @@ def _clean_output(out):
             data[mime] = value
         elif mime in ("image/png", "image/jpeg") and image_ok(mime, value):
             data[mime] = value
-            size = (out.get("metadata") or {}).get(mime) or {}
+            size = (out.get("metadata") or {}).get(mime)
             size = {k: v for k, v in size.items() if k in ("width", "height") and
-                    isinstance(v, int) and not isinstance(v, bool)} if isinstance(size, dict) else {}
+                    isinstance(v, int) and not isinstance(v, bool)} \
+                if isinstance(size, dict) else {}
             if size:
                 meta[mime] = size
         else:
@@ -261,7 +264,8 @@ class SanitizeHTML(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = (resources or {}).get("nbgrader", {})
-        self._who = "/".join(str(info[k]) for k in ("student", "assignment", "notebook") if k in info)
+        self._who = "/".join(str(info[k]) for k in ("student", "assignment", "notebook")
+                             if k in info)
         self._ids = set()
         dropped = []
         for key in list(nb.metadata):
@@ -362,7 +366,8 @@ class SanitizeHTML(NbGraderPreprocessor):
                 if key in ("nbgrader", "tags", "jupyter"):
                     removed.append(f"metadata {key!r} that is not a {type(value).__name__}")
         if "tags" in meta:
-            tags = [t for t in meta["tags"] if isinstance(t, str) and re.fullmatch(r"[\w-]{1,80}", t)]
+            tags = [t for t in meta["tags"]
+                    if isinstance(t, str) and re.fullmatch(r"[\w-]{1,80}", t)]
             if tags != meta["tags"]:
                 removed.append("tags that are not plain words")
                 meta["tags"] = tags

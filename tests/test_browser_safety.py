@@ -22,7 +22,6 @@ import base64
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,8 +34,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from assignments_helpers import (build_submission, env, make_course, nbgrader, scores,
-                                 snippets_for, solution_functions, submit)
+from assignments_helpers import (build_submission, env, make_course, nbgrader, snippets_for,
+                                 solution_functions, submit)
 from grading.html_safety import SanitizeHTML, render_markdown
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -47,8 +46,8 @@ FAST = ["--SandboxedExecute.cell_timeout=6", "--SandboxedExecute.case_timeout=3"
         "--SandboxedExecute.wall_s=150"]
 ASSIGNMENT = "pooling"
 STUDENTS = ("victim", "attacker", "faker")  # faker: only a style that fakes the feedback score
-PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E"
-           "rkJggg==")
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+           "RU5ErkJggg==")
 
 
 def _need(ok, why):
@@ -112,7 +111,8 @@ def markdown_payloads(token, server):
                    f"[md link](<javascript:{r('md-link')}>)",
         "iframe-srcdoc": f'<iframe srcdoc="<script>{r("iframe").replace(chr(39), "&#39;")}'
                          f'</script>"></iframe>',
-        "details-ontoggle": f'<details open ontoggle="{r("details")}"><summary>s</summary>x</details>',
+        "details-ontoggle": f'<details open ontoggle="{r("details")}"><summary>s</summary>'
+                            'x</details>',
         "input-onfocus": f'<input autofocus onfocus="{r("onfocus")}">',
         "body-onload": f'<body onload="{r("body-onload")}">',
         "object-embed": f'<object data="{server}/pwned-{token}-object"></object>'
@@ -134,7 +134,8 @@ def markdown_payloads(token, server):
 
 def attacker_notebook(nb, token, server):
     """The attacker's submission: their (buggy) code plus every payload."""
-    cells = [nbformat.v4.new_markdown_cell(src) for src in markdown_payloads(token, server).values()]
+    cells = [nbformat.v4.new_markdown_cell(src)
+             for src in markdown_payloads(token, server).values()]
     r = lambda kind: _run(token, kind, server)  # noqa: E731
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" onload="{r("svg-attachment")}"/>'
     att = nbformat.v4.new_markdown_cell("![a](attachment:evil.svg) ![b](attachment:fake.png)")
@@ -143,7 +144,8 @@ def attacker_notebook(nb, token, server):
                            f'"><script>{r("fake-png")}</script>'.encode()).decode()}}
     ok = nbformat.v4.new_markdown_cell("![ok](attachment:ok.png) a pasted image")
     ok.attachments = {"ok.png": {"image/png": PNG_1PX}}
-    raw = nbformat.v4.new_raw_cell(f"<script>{r('raw')}</script><img src=x onerror=\"{r('raw2')}\">")
+    raw = nbformat.v4.new_raw_cell(f"<script>{r('raw')}</script>"
+                                   f"<img src=x onerror=\"{r('raw2')}\">")
     raw.metadata["raw_mimetype"] = "text/html"
     tagged = nbformat.v4.new_markdown_cell("Tagged cell")
     tagged.metadata["tags"] = [f'x" onmouseover="{r("tag")}']
@@ -160,7 +162,7 @@ def attacker_notebook(nb, token, server):
 
 # ----------------------------------------------------------------------------- unit level
 class _Active(HTMLParser):
-    """Anything in rendered HTML that could run, load or restyle by itself (the test's own oracle)."""
+    """Anything in rendered HTML that could run, load or restyle by itself (the test's oracle)."""
 
     BAD_TAGS = {"script", "iframe", "svg", "math", "style", "link", "meta", "base", "object",
                 "embed", "form", "button", "body", "noscript", "frame", "frameset", "template"}
@@ -229,7 +231,8 @@ def test_every_payload_is_neutralised(caplog):
     att = nb.cells[len(payloads)]
     assert "attachments" not in att, "SVG and fake PNG attachments must be dropped"
     ok = nb.cells[len(payloads) + 1]
-    assert list(ok.attachments) == ["ok.png"] and ok.source == "![ok](attachment:ok.png) a pasted image"
+    assert list(ok.attachments) == ["ok.png"]
+    assert ok.source == "![ok](attachment:ok.png) a pasted image"
     raw = nb.cells[len(payloads) + 2]
     assert "<script" not in raw.source and "onerror" not in raw.source
     assert "raw_mimetype" not in raw.metadata
@@ -267,13 +270,14 @@ def test_ordinary_markdown_is_unchanged(caplog):
     before = [dict(c) for c in nbformat.from_dict(json.loads(json.dumps(nb))).cells]
     nb = _sanitized(nb, caplog)
     for cell, old in zip(nb.cells, before):
-        assert cell.source == old["source"], f"ordinary markdown changed:\n{old['source']}\n->\n{cell.source}"
+        assert cell.source == old["source"], \
+            f"ordinary markdown changed:\n{old['source']}\n->\n{cell.source}"
         assert cell.get("attachments") == old.get("attachments")
     assert not [r for r in caplog.records if r.levelno >= logging.INFO], caplog.text
 
 
 def test_sanitising_twice_changes_nothing_more(caplog):
-    """Feedback runs the sanitiser again on the autograded notebook: no second rewrite, no warning."""
+    """Feedback sanitises the autograded notebook again: no second rewrite, no warning."""
     nb = _sanitized(attacker_notebook(nbformat.v4.new_notebook(), "t0", "http://127.0.0.1:9"),
                     caplog)
     once = json.dumps(nb, sort_keys=True)
@@ -288,7 +292,8 @@ def test_outputs_and_metadata_keep_only_inert_parts(caplog):
     code = nbformat.v4.new_code_cell("x")
     js = "<img src=x onerror=alert(1)>"
     code.outputs = [
-        nbformat.v4.new_output("display_data", {"text/html": js, "image/svg+xml": f"<svg>{js}</svg>",
+        nbformat.v4.new_output("display_data", {"text/html": js,
+                                                "image/svg+xml": f"<svg>{js}</svg>",
                                                 "application/javascript": "alert(1)",
                                                 "text/markdown": js, "text/latex": "$x$",
                                                 "text/plain": "<Figure>",
@@ -495,9 +500,9 @@ def test_nothing_a_student_wrote_runs_in_formgrader_or_feedback_browser(tmp_path
             try:
                 context = browser.new_context()
                 # nothing leaves the machine (MathJax's CDN): abort, but the request is recorded
+                local = ("http://127.0.0.1", "file:", "data:")
                 context.route("**/*", lambda route: route.continue_()
-                              if route.request.url.startswith(("http://127.0.0.1", "file:", "data:"))
-                              else route.abort())
+                              if route.request.url.startswith(local) else route.abort())
                 page = context.new_page()
                 _watch(page, events)
                 page.goto(f"{server.url}/formgrader?token={server.token}", wait_until="load",
