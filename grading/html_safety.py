@@ -215,12 +215,19 @@ def _plain(value):
     return isinstance(value, str) and bool(_PLAIN_NAME.match(value))
 
 
+def _text(value):
+    """nbformat's multiline string (a string or a list of lines) as one string."""
+    return "".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _clean_output(out):
     """(output or None, list of what was dropped)."""
+    if not isinstance(out, dict):
+        return None, ["an output that is not a JSON object"]
     kind = out.get("output_type")
     if kind == "stream":
         name = out.get("name") if out.get("name") in ("stdout", "stderr") else "stdout"
-        return {"output_type": "stream", "name": name, "text": str(out.get("text", ""))}, []
+        return {"output_type": "stream", "name": name, "text": _text(out.get("text", ""))}, []
     if kind == "error":
         tb = out.get("traceback", [])
         return {"output_type": "error", "ename": str(out.get("ename", "")),
@@ -229,9 +236,10 @@ def _clean_output(out):
     if kind not in ("display_data", "execute_result"):
         return None, [f"output of type {kind!r}"]
     data, meta, dropped = {}, {}, []
-    for mime, value in (out.get("data") or {}).items():
-        if mime == "text/plain" and isinstance(value, str):
-            data[mime] = value
+    bundle = out.get("data") if isinstance(out.get("data"), dict) else {}
+    for mime, value in bundle.items():
+        if mime == "text/plain" and isinstance(value, (str, list)):
+            data[mime] = _text(value)
         elif mime in ("image/png", "image/jpeg") and image_ok(mime, value):
             data[mime] = value
             size = (out.get("metadata") or {}).get(mime)
@@ -243,7 +251,7 @@ def _clean_output(out):
         else:
             dropped.append(f"{mime} output")
     if not data:
-        return None, dropped
+        return None, dropped or ["an output without data"]
     new = {"output_type": kind, "data": data, "metadata": meta}
     if kind == "execute_result":
         count = out.get("execution_count")
@@ -337,7 +345,7 @@ class SanitizeHTML(NbGraderPreprocessor):
             if not (count is None or (isinstance(count, int) and not isinstance(count, bool))):
                 cell.execution_count = None
             outputs = []
-            for out in cell.get("outputs", []):
+            for out in cell.get("outputs") if isinstance(cell.get("outputs"), list) else []:
                 kept, dropped = _clean_output(out)
                 removed += dropped
                 if kept is not None:
@@ -349,6 +357,8 @@ class SanitizeHTML(NbGraderPreprocessor):
         return cell, resources
 
     def _clean_metadata(self, cell):
+        if not isinstance(cell.get("metadata"), dict):
+            cell.metadata = nbformat.NotebookNode()
         meta, removed = cell.metadata, []
         for key in list(meta):
             value = meta[key]
@@ -364,7 +374,7 @@ class SanitizeHTML(NbGraderPreprocessor):
             if not ok:  # no template reads other keys (editors add many): dropped quietly
                 del meta[key]
                 if key in ("nbgrader", "tags", "jupyter"):
-                    removed.append(f"metadata {key!r} that is not a {type(value).__name__}")
+                    removed.append(f"metadata {key!r} of the wrong type ({type(value).__name__})")
         if "tags" in meta:
             tags = [t for t in meta["tags"]
                     if isinstance(t, str) and re.fullmatch(r"[\w-]{1,80}", t)]

@@ -327,6 +327,32 @@ def test_outputs_and_metadata_keep_only_inert_parts(caplog):
     assert nb.metadata["language_info"] == {"name": "python"}
 
 
+def test_malformed_parts_are_dropped_with_a_warning_not_a_crash(caplog):
+    """A hand-edited notebook may hold anything where nbformat expects a dict or a string."""
+    nb = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {
+        "kernelspec": "python3", "language_info": {"name": 5}}, "cells": [
+        {"cell_type": "markdown", "source": ["<b>a</b>", 1], "metadata": {"nbgrader": "x",
+         "tags": "abc"}, "attachments": {"a": "not a bundle", "b": {"image/png": 5}}},
+        {"cell_type": "code", "source": "x", "metadata": "not a dict", "execution_count": "<b>",
+         "outputs": [{"output_type": "display_data", "data": "x"}, 5,
+                     {"output_type": "stream", "text": ["a", "b"]}]},
+        {"cell_type": "code", "source": "x", "metadata": {}, "outputs": "not a list"},
+        {"cell_type": "weird", "source": "<script>alert(1)</script>", "metadata": {}},
+    ]})
+    nb = _sanitized(nb, caplog)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
+    assert nb.cells[0].source == "<b>a</b>1" and nb.cells[0].metadata == {}
+    assert "attachments" not in nb.cells[0]
+    assert nb.cells[1].execution_count is None and nb.cells[1].metadata == {}
+    assert nb.cells[1].outputs == [{"output_type": "stream", "name": "stdout", "text": "ab"}]
+    assert nb.cells[2].outputs == [] and nb.metadata == {}
+    warned = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+    for phrase in ("metadata 'nbgrader' of the wrong type", "attachment 'a'",
+                   "an output that is not a JSON object", "unknown type 'weird'",
+                   "dropped notebook metadata kernelspec"):
+        assert phrase in warned, f"{phrase!r} not in:\n{warned}"
+
+
 # ----------------------------------------------------------------------------- in a browser
 def _sandbox_ready():
     from grading import sandbox
