@@ -108,11 +108,55 @@ def clean_html(fragment):
 
 
 # ----------------------------------------------------------------------------- markdown
-def render_markdown(source, attachments=None, escape=False):
+class _Recorder(IPythonRenderer):
+    """nbconvert's markdown renderer, unchanged, noting each piece of raw HTML it passes through."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.raw, self.raw_in_heading = [], False
+
+    def inline_html(self, html):
+        self.raw.append(("inline", html))
+        return super().inline_html(html)
+
+    def block_html(self, html):
+        self.raw.append(("block", html))
+        return super().block_html(html)
+
+    def heading(self, text, level, **attrs):
+        # nbconvert re-serialises a heading through an XML parser: raw HTML there is not passed
+        # through verbatim, so it is never trusted as written
+        if any(frag in text for kind, frag in self.raw if kind == "inline"):
+            self.raw_in_heading = True
+        return super().heading(text, level, **attrs)
+
+
+def render_markdown(source, attachments=None, escape=False, recorder=None):
     """HTML of a markdown cell as nbconvert's HTML exporter (and so nbgrader's templates) renders
-    it; escape=True renders any raw HTML in it as text."""
-    renderer = IPythonRenderer(escape=escape, attachments=attachments or {}, anchor_link_text="¶")
+    it; escape=True renders any raw HTML in it as text. `recorder`: a list that receives the
+    renderer (its raw HTML pieces)."""
+    renderer = _Recorder(escape=escape, attachments=attachments or {}, anchor_link_text="¶")
+    if recorder is not None:
+        recorder.append(renderer)
     return MarkdownWithMath(renderer=renderer).render(source)
+
+
+_VOID = {"br", "hr", "img", "wbr", "input", "col"}
+
+
+def _raw_piece_ok(kind, frag):
+    """True when one piece of raw HTML is, exactly as written, something the allow-list keeps:
+    an inline tag (opening, closing or void) or a whole block that cleaning leaves unchanged."""
+    if kind == "block":
+        return clean_html(frag) == frag
+    m = re.fullmatch(r"</([a-z][a-z0-9]*)\s*>", frag)
+    if m:
+        return m.group(1) in TAGS
+    m = re.match(r"<([a-z][a-z0-9]*)[\s/>]", frag)
+    if not m or m.group(1) not in TAGS:
+        return False  # comments, declarations, unknown or upper-case tags
+    whole = frag if m.group(1) in _VOID else f"{frag}</{m.group(1)}>"
+    return clean_html(whole) == whole
 
 
 class _Events(HTMLParser):
@@ -149,6 +193,18 @@ def _events(fragment):
     return parser.events
 
 
+def _balanced(fragment):
+    """True when every closing tag closes the innermost open one: raw HTML that closes more than
+    it opened would close the page's own containers around the cell."""
+    stack = []
+    for ev in _events(fragment):
+        if ev[0] == "<" and ev[1] not in _VOID:
+            stack.append(ev[1])
+        elif ev[0] == "/" and (not stack or stack.pop() != ev[1]):
+            return False
+    return not stack
+
+
 def _removed(before, after):
     """What cleaning took out, for the log: tags, attributes and URL schemes (a description only;
     safety never depends on it)."""
@@ -163,8 +219,7 @@ def _removed(before, after):
             elif ev[0] == "!":
                 out.add("<!...>")
         return out
-    gone = sorted(parts(before) - parts(after))
-    return gone or ["markup that does not survive cleaning unchanged"]
+    return sorted(parts(before) - parts(after))  # empty: only structure changed (tags balanced)
 
 
 def _as_block(cleaned, note):
@@ -184,22 +239,23 @@ def sanitize_markdown(source, attachments=None):
     """(source, removed): `source` unchanged and removed=[] when cleaning takes nothing out of its
     HTML; otherwise a source that renders as the cleaned HTML and a list of what was removed
     (empty when only harmless raw HTML was rewritten)."""
+    renderers = []
     try:
-        rendered = render_markdown(source, attachments)
+        rendered = render_markdown(source, attachments, recorder=renderers)
     except Exception as exc:  # e.g. a reference to a missing attachment breaks every export
         return _as_text(source), [f"markdown that cannot be rendered ({type(exc).__name__}: {exc})"]
     cleaned = clean_html(rendered)
     if cleaned == rendered:  # already a sanitiser output: safe as it is
         return source, []
-    # Without raw HTML the markup is the renderer's own, escaped and well formed, so comparing
-    # parsed tags and attributes is reliable; with raw HTML only the cleaned form is trusted.
-    raw_html = render_markdown(source, attachments, escape=True) != rendered
-    if _events(rendered) == _events(cleaned):
-        if not raw_html:
-            return source, []
-        removed = []
-    else:
-        removed = _removed(rendered, cleaned)
+    # The renderer's own markup (raw HTML rendered as text) is escaped and well formed, so
+    # comparing its parsed tags and attributes with the cleaned form is reliable. Raw HTML is
+    # trusted only piece by piece, each exactly as the allow-list would write it.
+    own = render_markdown(source, attachments, escape=True)
+    rec = renderers[0]
+    if _events(own) == _events(clean_html(own)) and not rec.raw_in_heading and \
+            all(_raw_piece_ok(kind, frag) for kind, frag in rec.raw) and _balanced(rendered):
+        return source, []
+    removed = _removed(rendered, cleaned)
     new = _as_block(cleaned, note=bool(removed))
     try:
         again = render_markdown(new, attachments)
@@ -332,13 +388,14 @@ class SanitizeHTML(NbGraderPreprocessor):
                 if gone:
                     removed += gone
                 else:
-                    self.log.info("SanitizeHTML %s: raw HTML rewritten as cleaned HTML (nothing "
-                                  "removed)", self._where(cell, index))
+                    self.log.info("SanitizeHTML %s: raw HTML rewritten as the same HTML, "
+                                  "cleaned (nothing removed)", self._where(cell, index))
         elif cell.cell_type == "raw":
             cell.pop("attachments", None)
             cleaned = clean_html(cell.source)
             if "<" in cell.source and cleaned != cell.source:  # without "<" no tag can open
-                removed += [f"raw cell: {r}" for r in _removed(cell.source, cleaned)]
+                removed += [f"raw cell: {r}" for r in _removed(cell.source, cleaned)
+                            or ["unbalanced or malformed tags"]]
                 cell.source = cleaned
         else:
             count = cell.get("execution_count")

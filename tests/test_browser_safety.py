@@ -36,7 +36,7 @@ import pytest
 
 from assignments_helpers import (build_submission, env, make_course, nbgrader, snippets_for,
                                  solution_functions, submit)
-from grading.html_safety import SanitizeHTML, render_markdown
+from grading.html_safety import SanitizeHTML, render_markdown, sanitize_markdown
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = "/usr/bin/chromium"
@@ -258,6 +258,8 @@ ORDINARY = [
     "Line one  \nline two",
     "**bold** <b>and</b> <i>italic</i>, H<sub>2</sub>O, x<sup>2</sup>, a<br>b",
     "<details><summary>Hint</summary>Think about padding.</details>",
+    '## Result\n\nHe said "it works"<br>then **left**; H<sub>2</sub>O, <b>bold</b>, <i>it</i>.',
+    "| a | b |\n|---|---|\n| x<sup>2</sup> | <b>y</b> |",
     "![pasted](attachment:ok.png)",
 ]
 
@@ -274,6 +276,24 @@ def test_ordinary_markdown_is_unchanged(caplog):
             f"ordinary markdown changed:\n{old['source']}\n->\n{cell.source}"
         assert cell.get("attachments") == old.get("attachments")
     assert not [r for r in caplog.records if r.levelno >= logging.INFO], caplog.text
+
+
+@pytest.mark.parametrize("source", [
+    '"q" </div></div></div>closes the page\'s containers',
+    '"q" <b onclick="alert(1)">b</b>',
+    '"q" <B ONCLICK=alert(1)>b</B>',
+    '"q" <img src="x-remote.png">',
+    '"q" <!-- --!><img src=x onerror=alert(1)> -->',
+    '# Title <img src=x onerror=alert(1)>',
+    '"q" <a href="java&#x09;script:alert(1)">x</a>',
+    '"q" <span style="position:fixed;top:0">Score: 999</span>',
+])
+def test_raw_html_mixed_with_markdown_is_trusted_only_piece_by_piece(source):
+    """Text with a quote makes the rendering differ from its cleaned form, so these cells take
+    the piece-by-piece path: each must still be rewritten, and nothing active may remain."""
+    new, _ = sanitize_markdown(source)
+    assert new != source
+    assert not active_content(render_markdown(new)), render_markdown(new)
 
 
 def test_sanitising_twice_changes_nothing_more(caplog):
