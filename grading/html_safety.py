@@ -8,10 +8,12 @@ feedback page. `SanitizeHTML` makes the notebook itself safe, so every later vie
 - markdown cells: rendered with nbconvert's own markdown renderer and cleaned with nh3 (ammonia)
   against an allow-list. A cell is kept exactly as written when cleaning removes nothing (ordinary
   markdown: headings, lists, code with `<`, math, tables, links to http(s)/mailto/#anchors, pasted
-  images). Otherwise its source becomes the cleaned HTML (same look, minus what was removed, with a
-  visible note) and a warning names the cell and what was removed. Images load only from the cell's
-  own attachments (`data:` PNG/JPEG/GIF): a remote or relative `src` would make the instructor's
-  browser fetch a URL the student chose.
+  images, and raw tags such as `<br>`, `<b>`, `<sub>` written as the allow-list writes them).
+  Otherwise its source becomes the cleaned HTML (the same look minus what was removed, with a
+  visible note) and a warning names the cell and what was removed; raw HTML that is only
+  unbalanced or unusually written is rewritten the same way, logged as info. Images load only from
+  the cell's own attachments (`data:` PNG/JPEG/GIF): a remote or relative `src` would make the
+  instructor's browser fetch a URL the student chose.
 - raw cells: cleaned the same way as HTML when they hold a `<`; their `raw_mimetype`/`format`
   metadata is dropped.
 - attachments: only real PNG, JPEG and GIF images (checked by their magic bytes); never SVG or HTML.
