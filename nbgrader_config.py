@@ -30,6 +30,7 @@ from grading.nbgrader_plugins import (CheckCellMetadataFast, ForeignCells,  # no
                                       HideHiddenTests, ProgressLog, RestoreCells,
                                       share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
+from grading.html_safety import SanitizeHTML  # noqa: E402
 
 # --- the course directory ----------------------------------------------------------------------
 c.CourseDirectory.root = ROOT
@@ -66,9 +67,12 @@ c.IgnorePattern.pattern = r"[\s\S]"  # any stderr text
 # it in a bubblewrap sandbox (no network, no course files, unprivileged, rlimits), decides every
 # hidden test in this trusted process from plain data, and grades the class in parallel. It stops
 # with a message when the sandbox cannot be set up; it never falls back to nbgrader's Execute.
-c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
-                                       CheckCellMetadataFast]
+# SanitizeHTML (grading/html_safety.py): the autograded notebook holds no HTML, image or metadata
+# that could run in the formgrader's or a feedback page's browser (nbgrader's templates render
+# markdown unsanitised); also first in feedback, for notebooks autograded before it existed.
+c.Autograde.autograde_preprocessors = [SandboxedExecute, SanitizeHTML, IgnorePattern,
+                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                                       AssignLatePenalties, CheckCellMetadataFast]
 # A graded function that runs out of time in one call is not run again (docs/SECURITY.md), so one
 # endless loop costs one call's limit (20 s), or at worst one cell's. Correct loop code needs < 5 s.
 c.SandboxedExecute.cell_timeout = 40   # seconds per cell
@@ -81,7 +85,8 @@ c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any con
 
 # --- feedback ----------------------------------------------------------------------------------
 # Stock feedback prints hidden-test source; HideHiddenTests removes it and any output quoting it.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [SanitizeHTML, GetGrades, HideHiddenTests,
+                                    CSSHTMLHeaderPreprocessor]
 
 # --- exchange (JupyterHub or one shared machine) -----------------------------------------------
 # Default /srv/nbgrader/exchange; override per course with --Exchange.root=DIR or here.

@@ -6,7 +6,10 @@ feedback: out of memory
 """
 
 
+import numpy as np
+
+
 def batchnorm_backward(dout, cache):
     hog = []
     while True:
-        hog.append(bytearray(64 << 20))
+        hog.append(np.ones(1 << 28))  # 2 GB at a time
