@@ -69,6 +69,16 @@ def _kind(mode):
     return "special file"
 
 
+_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+
+
+def safe_student_id(name):
+    """True for ids of letters, digits and . _ @ + - (at most 64, not starting with a dot): an id
+    becomes a folder name and is shown in the formgrader, whose navigation bar inserts it as HTML,
+    so markup characters in an id a student chose (a file name in an LMS zip) are refused."""
+    return bool(name) and _STUDENT_ID.fullmatch(name) is not None
+
+
 def plain_name(name):
     """True if `name` is usable as one path component (a student id, a notebook name)."""
     return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
@@ -256,8 +266,8 @@ class SafeExchangeCollect(ExchangeCollect):
 
     def _candidate(self, name, student_id, claimed):
         """A submission folder that may be collected, with its trusted time; or Refused."""
-        if not plain_name(student_id):
-            raise Refused("the student id is not a plain name")
+        if not safe_student_id(student_id):
+            raise Refused("the student id is not a plain name (letters, digits, . _ @ + -)")
         try:
             fd, st = _open_entry(name, self.inbound_fd)
         except Refused as why:
@@ -575,7 +585,7 @@ class SafeFileNameCollector(FileNameCollectorPlugin):
 
     def collect(self, submitted_file):
         info = super().collect(submitted_file)
-        if info and not (plain_name(info.get("student_id") or "") and
+        if info and not (safe_student_id(info.get("student_id") or "") and
                          all(plain_name(p) for p in (info.get("file_id") or "").split("/"))):
             self.log.error("Refused %s: student id %r or file id %r is not a plain name",
                            submitted_file, info.get("student_id"), info.get("file_id"))

@@ -379,3 +379,17 @@ def test_submission_time_is_ctime_not_a_backdated_mtime(tmp_path):
         assert newest_ctime(fd) >= before
     finally:
         os.close(fd)
+
+
+def test_student_ids_with_markup_are_refused():
+    """An id a student chose (an LMS file name) becomes a folder name and is shown, unescaped, in
+    the formgrader's navigation bar: ids with markup characters are refused, plain ones kept."""
+    from grading.safe_collect import SafeFileNameCollector
+    collector = SafeFileNameCollector(named_regexp=(
+        r"^(?:.*[\\/])?(?P<student_id>[^_\\/]+)_(?:[^\\/]*_)?(?P<file_id>[A-Za-z0-9]+)"
+        r"(?:-\d+)?\.ipynb$"))
+    assert collector.collect("alice_12_34_conv.ipynb")["student_id"] == "alice"
+    assert collector.collect("a.b-c+d@uni_conv.ipynb")["student_id"] == "a.b-c+d@uni"
+    for bad in ("<img src=x onerror=alert(1)>_conv.ipynb", "x'onmouseover='alert(1)_conv.ipynb",
+                "..._conv.ipynb", "a b_conv.ipynb", "<svg>_conv.ipynb"):
+        assert collector.collect(bad) is None, bad
