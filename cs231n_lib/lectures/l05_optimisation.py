@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import contextlib
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from .data import get_surface
-from .optim import RULES, run_optimizer
-from .shapes import check_array
+from cs231n_lib.data import get_surface
+from cs231n_lib.optim import RULES, run_optimizer
+from cs231n_lib.plot import COLORS, INK, loss_surface
+from cs231n_lib.shapes import check_array
 
 __all__ = [
     "convergence_step", "convergence_table", "format_rows", "steps_near", "best_learning_rate",
     "effective_learning_rates", "with_schedule", "hessian_sign_fractions", "minibatch_gradient_noise",
     "full_loss", "train_epochs", "minimize_full_batch",
+    "trajectory_grid",  # figures
 ]
 
 
@@ -322,3 +325,40 @@ def minimize_full_batch(model, X, y, maxiter=1000, gtol=1e-10):
                           options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 1e-15})
     unflatten(result.x)
     return float(result.fun), int(result.nit)
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def trajectory_grid(surface, paths, row_labels, col_labels, notes=None, suptitle=None, panel_size=(3.0, 2.3)):
+    """Small multiples on one loss surface: one trajectory per panel, rows x columns.
+
+    surface: a data.Surface or its name;  paths: nested list [row][col] of (T, 2) trajectories
+    (e.g. rows = update rules, columns = learning rates);  row_labels / col_labels: strings written
+    left of each row and above each column;  notes: nested list of short strings (or None) written in
+    each panel's lower-left corner (e.g. the final loss). Each row keeps one colour. Returns the figure.
+    """
+    R, C = len(row_labels), len(col_labels)
+    if len(paths) != R or any(len(row) != C for row in paths):
+        raise ValueError(f"paths must be a {R} x {C} nested list (rows x columns), got "
+                         f"{[len(row) for row in paths]}")
+    fig, axes = plt.subplots(R, C, figsize=(panel_size[0] * C, panel_size[1] * R + 0.4 * bool(suptitle)),
+                             squeeze=False, sharex=True, sharey=True)
+    for r in range(R):
+        for c in range(C):
+            ax = axes[r, c]
+            loss_surface(surface, None, ax=ax, title=col_labels[c] if r == 0 else "", levels=14)
+            ax.get_legend().remove()
+            path = np.asarray(paths[r][c], dtype=np.float64)
+            color = COLORS[r % len(COLORS)]
+            ax.plot(path[:, 0], path[:, 1], color=color, lw=1.3, marker="." if len(path) <= 80 else None, ms=3)
+            ax.plot(*path[0], marker="o", ms=7, mfc="white", mec=color, mew=1.4, ls="none")
+            ax.plot(*path[-1], marker="o", ms=5, color=color, ls="none")
+            ax.set_xlabel("$w_1$" if r == R - 1 else "")
+            ax.set_ylabel(f"{row_labels[r]}\n$w_2$" if c == 0 else "")
+            if notes is not None and notes[r][c]:
+                ax.text(0.03, 0.04, notes[r][c], transform=ax.transAxes, fontsize=8.5, color=INK,
+                        bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from . import fast_layers, layers
-from .shapes import check_array
+from cs231n_lib import fast_layers, layers
+from cs231n_lib.shapes import check_array
 
-__all__ = ["best_time", "activation_maps", "softmax", "confused_pairs", "confident_mistakes"]
+__all__ = ["best_time", "activation_maps", "softmax", "confused_pairs", "confident_mistakes", "image_rows"]
 
 
 def best_time(fn, *args, repeat=3, number=1, **kwargs):
@@ -104,3 +105,81 @@ def confident_mistakes(scores, y):
     confidence = probs[wrong, y_pred[wrong]]
     order = np.argsort(-confidence, kind="stable")
     return wrong[order], confidence[order]
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def _row_ranges(row, how):
+    """(lo, hi) for every cell of a row: the row's range ('row'), each image's own ('each'), or [0, 1] (None)."""
+    present = [np.asarray(img, dtype=np.float64) for img in row if img is not None]
+    if how == "row" and present:
+        lo, hi = min(p.min() for p in present), max(p.max() for p in present)
+        return [(lo, hi)] * len(row)
+    if how == "each":
+        return [None if img is None else (float(np.min(img)), float(np.max(img))) for img in row]
+    return [(0.0, 1.0)] * len(row)
+
+
+def image_rows(rows, row_labels=None, col_titles=None, normalize="row", keys=None, key_title=None,
+               cmap="gray", suptitle=None, cell=1.0):
+    """Rows of small images with a label on the left of each row (e.g. feature maps per input).
+
+    rows:       R sequences of 2-D images (H, W); rows may differ in length and in image size
+                (8x8 conv maps in one row, 4x4 pooled maps in the next); None leaves a cell empty
+    row_labels: R strings written left of the rows;  col_titles: titles over the first row's cells
+    normalize:  'row' one min..max per row (values comparable along a row: which maps fire most),
+                'each' every image stretched to its own range, None values taken as [0, 1];
+                or a list with one of those per row
+    keys:       optional R images (or None) shown in an extra first column, each on its own scale
+                and never part of a row's range (e.g. the input image the row's maps come from);
+                key_title is that column's title
+    Returns the figure.
+    """
+    rows = [list(r) for r in rows]
+    R, ncols = len(rows), max((len(r) for r in rows), default=0)
+    if R == 0 or ncols == 0:
+        raise ValueError("image_rows needs at least one row with one image")
+    modes = list(normalize) if isinstance(normalize, (list, tuple)) else [normalize] * R
+    if len(modes) != R or any(m not in ("row", "each", None) for m in modes):
+        raise ValueError(f"normalize must be 'row', 'each', None or a list of those, one per row ({R}); "
+                         f"got {normalize!r}")
+    if row_labels is not None and len(row_labels) != R:
+        raise ValueError(f"got {len(row_labels)} row labels for {R} rows")
+    if col_titles is not None and len(col_titles) > ncols:
+        raise ValueError(f"got {len(col_titles)} column titles for {ncols} columns")
+    if keys is not None and len(keys) != R:
+        raise ValueError(f"got {len(keys)} keys for {R} rows")
+    for r, row in enumerate(rows):
+        for img in row + ([keys[r]] if keys is not None else []):
+            if img is not None and np.ndim(img) != 2:
+                raise ValueError(f"row {r}: every image must be 2-D (H, W), got shape {np.shape(img)}")
+    k = int(keys is not None)                          # columns taken by the keys
+    label_width = 1.2 if row_labels is not None else 0.0
+    fig, axes = plt.subplots(R, ncols + k, squeeze=False,
+                             figsize=(label_width + (ncols + k) * cell,
+                                      R * cell + 0.3 * (col_titles is not None or key_title is not None)
+                                      + 0.4 * (suptitle is not None)))
+    for r, (row, mode) in enumerate(zip(rows, modes)):
+        cells = ([keys[r]] if k else []) + row
+        ranges = ([_row_ranges([keys[r]], "each")[0]] if k else []) + _row_ranges(row, mode)
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.spines[:].set_visible(False)
+            ax.grid(False)
+            if c < len(cells) and cells[c] is not None:
+                lo, hi = ranges[c]
+                ax.imshow(np.asarray(cells[c], dtype=np.float64), cmap=cmap, vmin=lo,
+                          vmax=hi if hi > lo else lo + 1)
+            elif c > 0:
+                ax.set_axis_off()                     # keep the first column: it carries the row label
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(str(row_labels[r]), rotation=0, ha="right", va="center", fontsize=9)
+            if r == 0 and k and c == 0 and key_title is not None:
+                ax.set_title(str(key_title), fontsize=9)
+            if r == 0 and col_titles is not None and 0 <= c - k < len(col_titles):
+                ax.set_title(str(col_titles[c - k]), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig

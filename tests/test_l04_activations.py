@@ -1,4 +1,4 @@
-"""The measurements behind lecture 4 (cs231n_lib.activation_demos) and its three figure helpers.
+"""The measurements behind lecture 4 (cs231n_lib.lectures.l04_activations) and its three figure helpers.
 
 Oracles: centred finite differences (gradients of the MLP and of the 2-D loss), scipy quadrature
 (Gaussian means and average slopes), units made dead or alive by hand, loops written out here and
@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import integrate, stats  # noqa: E402
 
-from cs231n_lib import activation_demos as demos, layers, plot  # noqa: E402
+from cs231n_lib import layers, plot  # noqa: E402
+from cs231n_lib.lectures import l04_activations as demos  # noqa: E402
 from cs231n_lib.data import make_blobs, make_spirals  # noqa: E402
 from cs231n_lib.gradcheck import numerical_gradient, rel_error  # noqa: E402
 
@@ -287,29 +288,29 @@ def test_activation_history():
 def test_activation_grid():
     xs = np.linspace(-3, 3, 50)
     funcs = {name: layers.ACTIVATIONS[name] for name in ("sigmoid", "tanh", "relu", "leaky_relu", "elu")}
-    fig = plot.activation_grid(xs, funcs, ncols=3, suptitle="x")
+    fig = demos.activation_grid(xs, funcs, ncols=3, suptitle="x")
     assert len(fig.axes) == 5 and fig.axes[0].get_title() == "sigmoid"
     with pytest.raises(ValueError):
-        plot.activation_grid(xs, {})
+        demos.activation_grid(xs, {})
 
 
 def test_step_directions():
     paths = {"a": np.array([[0, 0], [1, 1], [0, 0.5]]), "b": np.array([[0, 0], [1, -1]])}
-    ax = plot.step_directions(paths)
+    ax = demos.step_directions(paths)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
     with pytest.raises(ValueError, match="'b'"):
-        plot.step_directions({"b": np.zeros((3, 3))})
+        demos.step_directions({"b": np.zeros((3, 3))})
 
 
 def test_unit_boundaries():
     X, y = make_spirals(3, 10, seed=0)
     w, b = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]), np.array([0.0, -5.0, 0.3])
-    ax = plot.unit_boundaries(X, y, w, b, dead=[False, True, False], title="t")
+    ax = demos.unit_boundaries(X, y, w, b, dead=[False, True, False], title="t")
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts == ["alive units (2)", "dead units (1)"]
     assert len(ax.lines) == 3
     with pytest.raises(ValueError, match="w \\(2, M\\)"):
-        plot.unit_boundaries(X, y, w.T, b)
+        demos.unit_boundaries(X, y, w.T, b)
 
 
 def test_bar_chart_and_loss_surface_take_colours_to_match_other_panels():

@@ -22,15 +22,20 @@ with them, so the notebook shows results rather than bookkeeping:
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
-from . import layers
-from .data import Surface
-from .optim import sgd_momentum
-from .shapes import check_array
+from cs231n_lib import layers
+from cs231n_lib.data import Surface
+from cs231n_lib.optim import sgd_momentum
+from cs231n_lib.plot import COLORS, MUTED, _new_ax, function_and_gradient
+from cs231n_lib.shapes import check_array
 
 __all__ = [
     "HIDDEN_ACTIVATIONS", "MLP", "layer_gradient_norms", "unit_activity", "dead_unit_fractions",
@@ -38,6 +43,7 @@ __all__ = [
     "gaussian_output_mean", "same_sign_fraction", "LinearRegression2D", "sgd_path",
     "step_quadrants", "fit_prelu_slope", "time_call", "affine_params", "maxout_params",
     "Milestone", "ACTIVATION_HISTORY", "ALEXNET_RELU_CLAIM",
+    "activation_grid", "step_directions", "unit_boundaries",  # figures
 ]
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout")
@@ -512,3 +518,103 @@ def time_call(fn, *args, repeat=7):
         fn(*args)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def activation_grid(x, functions, ncols=4, ylim=(-1.6, 3.2), suptitle=None):
+    """Every activation with its gradient, one small panel each (function_and_gradient in a grid).
+
+    x: (N,) points;  functions: {name: (f, df)} callables on arrays, or their values (N,) each;
+    ylim: one shared value range, so slopes can be compared across panels (None: each its own).
+    Returns the figure, with exactly len(functions) axes.
+    """
+    if not functions:
+        raise ValueError("activation_grid needs at least one function")
+    n = len(functions)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(3.3 * ncols, 2.7 * nrows + 0.4 * bool(suptitle)))
+    for ax, (name, (f, df)) in zip(axes.flat, functions.items()):
+        function_and_gradient(x, f, df, name, ax=ax)
+        ax.legend(loc="upper left", fontsize=8)
+        if ylim is not None:
+            ax.set_ylim(ylim)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+def step_directions(paths, ax=None, title=None):
+    """The direction of every step of some 2-D paths, drawn as unit arrows from the origin.
+
+    paths: {name: (T, 2)} weight trajectories. Quadrants I and III (both components of a step with
+    the same sign) are shaded: a neuron whose inputs are all positive can only step there.
+    Returns the axes.
+    """
+    paths = {name: np.asarray(path, dtype=np.float64) for name, path in paths.items()}
+    for name, path in paths.items():
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"path {name!r} must have shape (T, 2), got {path.shape}")
+    ax = _new_ax(ax, figsize=(4.2, 4.2))
+    for quadrant in ((0, 0), (-1.25, -1.25)):
+        ax.add_patch(mpl.patches.Rectangle(quadrant, 1.25, 1.25, fc="#EEF2F7", ec="none", zorder=0))
+    ax.text(1.2, 1.2, "both +", ha="right", va="top", fontsize=9, color="#555555")
+    ax.text(-1.2, -1.2, "both \u2212", ha="left", va="bottom", fontsize=9, color="#555555")
+    for i, (name, path) in enumerate(paths.items()):
+        steps = np.diff(path, axis=0)
+        norms = np.linalg.norm(steps, axis=1)
+        unit = steps[norms > 0] / norms[norms > 0, None]        # (S, 2)
+        color = COLORS[i % len(COLORS)]
+        for k, (dx, dy) in enumerate(unit):
+            ax.plot([0, dx], [0, dy], color=color, lw=1.2, alpha=0.7, label=name if k == 0 else None)
+            ax.plot(dx, dy, "o", color=color, ms=3)
+    ax.axhline(0, color=MUTED, lw=0.8)
+    ax.axvline(0, color=MUTED, lw=0.8)
+    ax.set_xlim(-1.25, 1.25)
+    ax.set_ylim(-1.25, 1.25)
+    ax.set_aspect("equal")
+    ax.set(xlabel="step in $w_1$ (direction)", ylabel="step in $w_2$ (direction)")
+    ax.set_title(title if title is not None else "direction of each update")
+    ax.legend(loc="lower right", fontsize=8.5)
+    return ax
+
+
+def unit_boundaries(X, y, w, b, dead=None, ax=None, title=None, lim=1.25):
+    """2-D data and the line w_j . x + b_j = 0 of every first-layer unit; dead units drawn apart.
+
+    X (N, 2), y (N,) classes;  w (2, M), b (M,) the first layer;  dead (M,) bool (None: all alive).
+    A ReLU unit is active on the side where w_j . x + b_j > 0; a dead unit's line misses the data,
+    with every point on its inactive side. Returns the axes.
+    """
+    X, w, b = np.asarray(X, dtype=np.float64), np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2 or w.shape[0] != 2 or w.shape[1:] != b.shape:
+        raise ValueError(f"need X (N, 2), w (2, M), b (M,); got X {X.shape}, w {w.shape}, b {b.shape}")
+    dead = np.zeros(b.shape, bool) if dead is None else np.asarray(dead, bool)
+    ax = _new_ax(ax, figsize=(4.6, 4.4))
+    t = np.linspace(-3 * lim, 3 * lim, 2)
+    for j in np.argsort(dead):                                   # alive first, dead on top
+        wj, bj = w[:, j], b[j]
+        norm = np.hypot(*wj)
+        if norm == 0:
+            continue
+        p0 = -bj * wj / norm ** 2                                # closest point of the line to the origin
+        d = np.array([-wj[1], wj[0]]) / norm                     # direction along the line
+        style = dict(color=COLORS[1], lw=1.1, ls="--") if dead[j] else dict(color=MUTED, lw=0.7)
+        ax.plot(p0[0] + t * d[0], p0[1] + t * d[1], zorder=1, **style)
+    for k in np.unique(y):
+        ax.scatter(*X[y == k].T, s=9, color=COLORS[[0, 2, 3, 4, 5][int(k) % 5]], zorder=3)
+    handles = [Line2D([], [], color=MUTED, lw=1, label=f"alive units ({int((~dead).sum())})"),
+               Line2D([], [], color=COLORS[1], lw=1.1, ls="--", label=f"dead units ({int(dead.sum())})")]
+    ax.legend(handles=handles, loc="upper right", fontsize=8.5, framealpha=0.9, frameon=True)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
