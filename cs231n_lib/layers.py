@@ -19,6 +19,7 @@ from .shapes import check_array
 
 __all__ = [
     "affine_forward", "affine_backward",
+    "softmax",
     "relu_forward", "relu_backward",
     "leaky_relu_forward", "leaky_relu_backward",
     "prelu_forward", "prelu_backward",
@@ -402,6 +403,16 @@ def _check_scores_labels(scores, y, loss):
     if y.min() < 0 or y.max() >= C:
         raise ValueError(f"{loss}: labels y must be in [0, C) = [0, {C}), got values from {y.min()} to {y.max()}")
     return scores, y
+
+
+def softmax(scores):
+    """Class probabilities (N, C) from scores (N, C), each row summing to 1.
+
+    The row maximum is subtracted first: mathematically a no-op, but exp then never overflows.
+    """
+    scores = check_array(scores, "scores", ndim=2, shape_hint="(N, C)")
+    z = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def softmax_loss(scores, y):

@@ -263,8 +263,8 @@ def test_fit_prelu_slope_learns_the_teachers_slope(alpha_true):
     assert fit["loss"][-1] < 1e-4 * fit["loss"][0] and fit["w_error"] < 0.05
 
 
-def test_time_call():
-    assert demos.time_call(time.sleep, 0.01, repeat=2) >= 0.01
+def test_best_time():
+    assert demos.best_time(time.sleep, 0.01, repeat=2) >= 0.01
 
 
 def test_parameter_counts():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from dataclasses import dataclass
 
 import matplotlib as mpl
@@ -33,6 +32,7 @@ from matplotlib.lines import Line2D
 
 from cs231n_lib import layers
 from cs231n_lib.data import Surface
+from cs231n_lib.lectures import best_time
 from cs231n_lib.optim import sgd_momentum
 from cs231n_lib.plot import COLORS, MUTED, _new_ax, function_and_gradient
 from cs231n_lib.shapes import check_array
@@ -41,7 +41,7 @@ __all__ = [
     "HIDDEN_ACTIVATIONS", "MLP", "layer_gradient_norms", "unit_activity", "dead_unit_fractions",
     "train", "iterations_to_reach", "dead_unit_experiment", "iterations_race", "mean_slope",
     "gaussian_output_mean", "same_sign_fraction", "LinearRegression2D", "sgd_path",
-    "step_quadrants", "fit_prelu_slope", "time_call", "affine_params", "maxout_params",
+    "step_quadrants", "fit_prelu_slope", "best_time", "affine_params", "maxout_params",
     "Milestone", "ACTIVATION_HISTORY", "ALEXNET_RELU_CLAIM",
     "activation_grid", "step_directions", "unit_boundaries",  # figures
 ]
@@ -508,16 +508,6 @@ def fit_prelu_slope(alpha_true=0.3, alpha0=0.0, N=500, D=5, lr=0.2, num_steps=20
     return {"alpha": np.array(alphas), "loss": np.array(losses),
             "w_error": float(np.abs(w - w_true).max())}
 
-
-# ----------------------------------------------------------------------------- timing
-def time_call(fn, *args, repeat=7):
-    """Best-of-`repeat` wall-clock seconds of fn(*args) (the minimum is the least disturbed run)."""
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 # ----------------------------------------------------------------------------------------------

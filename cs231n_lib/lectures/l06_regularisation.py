@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cs231n_lib import layers, optim
+from cs231n_lib.layers import softmax
 from cs231n_lib.plot import COLORS, INK, MUTED, _new_ax
 from cs231n_lib.shapes import check_array
 
@@ -67,13 +68,6 @@ def penalty(w, kind, reg, l1_ratio=0.5):
 def soft_threshold(w, t):
     """Proximal step of t * sum|w|: move every weight t towards 0 and stop at 0 (exact zeros)."""
     return np.sign(w) * np.maximum(np.abs(w) - t, 0.0)
-
-
-def softmax(scores):
-    """Row-wise softmax of scores (N, C) -> probabilities (N, C), rows summing to 1."""
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def train_softmax(X, y, X_val, y_val, kind="none", reg=0.0, l1_ratio=0.5, lr=0.5, num_steps=300,

@@ -7,33 +7,15 @@ ThreeLayerConvNet, and where its mistakes are.
 """
 from __future__ import annotations
 
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from cs231n_lib import fast_layers, layers
+from cs231n_lib.layers import softmax
+from cs231n_lib.lectures import best_time
 from cs231n_lib.shapes import check_array
 
 __all__ = ["best_time", "activation_maps", "softmax", "confused_pairs", "confident_mistakes", "image_rows"]
-
-
-def best_time(fn, *args, repeat=3, number=1, **kwargs):
-    """Seconds one call fn(*args, **kwargs) takes: the best of `repeat` rounds of `number` calls.
-
-    The minimum, not the mean: other programs only ever make a call slower, so the fastest round is
-    the best estimate of what the code itself costs.
-    """
-    for name, value in (("repeat", repeat), ("number", number)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn(*args, **kwargs)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 def activation_maps(model, X):
@@ -61,14 +43,6 @@ def activation_maps(model, X):
     relu, _ = layers.relu_forward(conv)
     pool, _ = fast_layers.max_pool_forward_fast(relu, model.pool_param)        # (N, F, H/2, W/2)
     return {"conv": conv, "relu": relu, "pool": pool}
-
-
-def softmax(scores):
-    """Class probabilities (N, K) from scores (N, K); the row maximum is subtracted first so that
-    exp never overflows."""
-    scores = check_array(scores, "scores", ndim=2, shape_hint="(N, K)")
-    z = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def _labels(y_true, y_pred):
