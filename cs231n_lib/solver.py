@@ -42,6 +42,8 @@ DEFAULTS = {
     "verbose": True,
     "progress": True,
     "seed": None,
+    "callback": None,
+    "keep_best": True,
 }
 REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
 
@@ -91,6 +93,14 @@ class Solver:
     - progress = True: show a tqdm bar over the steps with epoch and loss. It writes to sys.stdout, so a
       notebook shows no stderr.
     - seed = None: seeds the mini-batch order and the accuracy subsamples (not the model's init).
+    - callback = None: callable ``callback(solver)`` run after every step (the step's loss is
+      ``solver.loss_history[-1]``, the step count ``len(solver.loss_history)``); lecture experiments
+      use it to record what they measure. It runs before the end-of-epoch accuracy check.
+    - keep_best = True: put the parameters with the best validation accuracy back when training ends
+      (early stopping); False keeps the last ones (to watch overfitting happen).
+
+    A step whose loss is NaN or infinite stops training with FloatingPointError (the parameters
+    are left as they were before that step): the learning rate is usually too high.
 
     After ``train()``:
     - loss_history: training loss of every step, length num_epochs * iterations_per_epoch.
@@ -98,8 +108,8 @@ class Solver:
       the untrained model), length num_epochs + 1.
     - lr_history: learning rate used during each epoch, length num_epochs.
     - best_val_acc, best_params: the best validation accuracy seen and a copy of the params that
-      reached it; best_params (and, for models with ``bn_params``, their batch-norm running averages)
-      are put back into the model when training ends.
+      reached it; with keep_best, best_params (and, for models with ``bn_params``, their batch-norm
+      running averages) are put back into the model when training ends.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -138,6 +148,8 @@ class Solver:
                 raise ValueError("use either lr_decay or lr_schedule, not both")
         if opts["optim_config"] is not None and not isinstance(opts["optim_config"], dict):
             raise TypeError(f"optim_config must be a dict, got {type(opts['optim_config']).__name__}")
+        if opts["callback"] is not None and not callable(opts["callback"]):
+            raise TypeError(f"callback must be a callable callback(solver), got {opts['callback']!r}")
         for name, value in opts.items():
             setattr(self, name, value)
         self.optim_config = dict(opts["optim_config"] or {})
@@ -161,6 +173,11 @@ class Solver:
     def _step(self, idx):
         """One update on the examples ``idx``: loss, gradients, rule per parameter."""
         loss, grads = self.model.loss(self.X_train[idx], self.y_train[idx])
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss is {float(loss)} at step {len(self.loss_history) + 1} (epoch "
+                f"{self.epoch + 1}); training stopped before that update. Lower the learning rate "
+                f"(now {self._current_lr():.3g}) or check the data for NaN / inf")
         self.loss_history.append(float(loss))
         for p, w in self.model.params.items():
             next_w, self.optim_configs[p] = self.update_fn(w, grads[p], self.optim_configs[p])
@@ -231,6 +248,8 @@ class Solver:
         for i in range(self.iterations_per_epoch):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             loss = self._step(idx)
+            if self.callback is not None:
+                self.callback(self)
             t = len(self.loss_history)
             bar.set_description(f"epoch {self.epoch + 1}/{self.num_epochs_total}", refresh=False)
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
@@ -247,7 +266,7 @@ class Solver:
         self._record_accuracy(log)
 
     def _restore_best(self):
-        if self.best_params:
+        if self.best_params and self.keep_best:
             for k, v in self.best_params.items():
                 self.model.params[k] = v.copy()
             if self.best_bn_params is not None:

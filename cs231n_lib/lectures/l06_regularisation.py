@@ -22,10 +22,11 @@ import numbers
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cs231n_lib import layers, optim
+from cs231n_lib import layers
 from cs231n_lib.layers import softmax
 from cs231n_lib.plot import COLORS, INK, MUTED, _new_ax
 from cs231n_lib.shapes import check_array
+from cs231n_lib.solver import Solver
 
 __all__ = [
     "PENALTIES", "penalty", "soft_threshold", "softmax", "train_softmax",
@@ -180,47 +181,45 @@ class TrainTimeNoise:
         return self.model.loss(X, y)
 
 
-def _loss_and_accuracy(model, X, y, batch_size=500):
-    """Data loss (no penalty) and accuracy of the model in test mode on X (N, ...), y (N,)."""
+def _data_loss(model, X, y, batch_size=500):
+    """Data loss (no penalty) of the model in test mode on X (N, ...), y (N,)."""
     scores = np.concatenate([model.loss(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-    return layers.softmax_loss(scores, y)[0], float(np.mean(np.argmax(scores, axis=1) == y))
+    return float(layers.softmax_loss(scores, y)[0])
 
 
 def fit(model, data, num_epochs=30, batch_size=25, update_rule="adam", optim_config=None, augment=None,
         seed=0):
-    """Train with mini-batches and keep the LAST weights, recording both splits' loss and accuracy.
+    """Train with the Solver, keep the LAST weights, and record both splits' loss and accuracy.
 
-    The Solver keeps the weights with the best validation accuracy (early stopping); here we want to
-    watch overfitting happen, so every epoch ends with a test-mode evaluation of the current weights.
-    Training noise (dropout masks, augment(X, rng)) comes from TrainTimeNoise with the same seed.
+    The Solver's default keeps the weights with the best validation accuracy (early stopping); here we
+    want to watch overfitting happen, so it runs with keep_best=False, and a callback evaluates the
+    current weights in test mode at the end of every epoch. Training noise (dropout masks,
+    augment(X, rng)) comes from TrainTimeNoise with the same seed.
     Inputs: data with X_train (N, ...), y_train, X_val, y_val; update_rule a name in optim.RULES.
     Returns a dict: loss_history (one training-mode loss per step, penalty included) and, per epoch
     e = 0 .. num_epochs (0 = before training), train_loss_history, val_loss_history (data loss only),
     train_acc_history, val_acc_history.
     """
-    net, rule, gen = TrainTimeNoise(model, augment, seed), optim.RULES[update_rule], np.random.default_rng(seed)
-    configs = {k: dict(optim_config or {}) for k in net.params}
-    X, y = data["X_train"], data["y_train"]
-    hist = {k: [] for k in ("loss_history", "train_loss_history", "val_loss_history",
-                            "train_acc_history", "val_acc_history")}
+    net = TrainTimeNoise(model, augment, seed)
+    losses = {"train": [], "val": []}
 
-    def record():
-        for split in ("train", "val"):
-            loss, acc = _loss_and_accuracy(net, data[f"X_{split}"], data[f"y_{split}"])
-            hist[f"{split}_loss_history"].append(float(loss))
-            hist[f"{split}_acc_history"].append(acc)
+    def record_losses():
+        for split in losses:
+            losses[split].append(_data_loss(net, data[f"X_{split}"], data[f"y_{split}"]))
 
-    record()
-    for _ in range(num_epochs):
-        order = gen.permutation(len(X))
-        for i in range(max(len(X) // batch_size, 1)):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            loss, grads = net.loss(X[idx], y[idx])
-            hist["loss_history"].append(float(loss))
-            for k in net.params:
-                net.params[k], configs[k] = rule(net.params[k], grads[k], configs[k])
-        record()
-    return {k: np.array(v) for k, v in hist.items()}
+    def at_epoch_end(solver):
+        if len(solver.loss_history) % solver.iterations_per_epoch == 0:
+            record_losses()
+
+    record_losses()
+    solver = Solver(net, data, update_rule=update_rule, optim_config=optim_config, num_epochs=num_epochs,
+                    batch_size=batch_size, seed=seed, num_train_samples=None, callback=at_epoch_end,
+                    keep_best=False, verbose=False, progress=False)
+    solver.train()
+    return {"loss_history": np.array(solver.loss_history),
+            "train_loss_history": np.array(losses["train"]), "val_loss_history": np.array(losses["val"]),
+            "train_acc_history": np.array(solver.train_acc_history),
+            "val_acc_history": np.array(solver.val_acc_history)}
 
 
 def summarise(histories):
