@@ -146,11 +146,11 @@ def test_dead_unit_fractions_counts_every_layer():
 def test_train_learns_and_stops_at_the_target():
     X, y = make_blobs(3, 50, seed=0)
     model = demos.MLP(2, [20], 3, "relu", seed=0)
-    hist = demos.train(model, X, y, lr=0.1, num_iters=200, record_every=10)
+    hist = demos.train(model, X, y, lr=0.1, num_steps=200, record_every=10)
     assert len(hist["loss_history"]) == 200 and hist["loss_history"][-1] < 0.5 * hist["loss_history"][0]
     assert list(hist["acc_iters"]) == list(range(0, 201, 10)) and hist["acc_history"][-1] > 0.9
     assert hist["stopped_at"] is None
-    early = demos.train(demos.MLP(2, [20], 3, "relu", seed=0), X, y, lr=0.1, num_iters=200, record_every=5,
+    early = demos.train(demos.MLP(2, [20], 3, "relu", seed=0), X, y, lr=0.1, num_steps=200, record_every=5,
                         target_accuracy=0.8)
     assert early["acc_history"][-1] >= 0.8 and early["acc_history"][:-1].max() < 0.8
     assert len(early["loss_history"]) == early["acc_iters"][-1]
@@ -165,17 +165,17 @@ def test_iterations_to_reach():
 
 def test_dead_unit_experiment_with_a_hopeless_bias():
     X, y = make_spirals(3, 30, seed=0)
-    relu = demos.dead_unit_experiment("relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_iters=50, seeds=(0, 1))
+    relu = demos.dead_unit_experiment("relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_steps=50, seeds=(0, 1))
     assert relu["never_active_before"] == relu["no_gradient"] == 1.0 and len(relu["runs"]) == 2
     assert abs(relu["accuracy"] - 1 / 3) < 1e-12          # a constant prediction: one class of three
-    leaky = demos.dead_unit_experiment("leaky_relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_iters=50)
+    leaky = demos.dead_unit_experiment("leaky_relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_steps=50)
     assert leaky["no_gradient"] == 0.0
 
 
 def test_iterations_race():
     X, y = make_blobs(3, 30, seed=0)
     race = demos.iterations_race(["relu", "tanh"], X, y, [0.1, 1.0], hidden_dims=(10,), target=0.9,
-                                 max_iters=100, seeds=(0,), record_every=5)
+                                 max_steps=100, seeds=(0,), record_every=5)
     assert set(race) == {"relu", "tanh"} and race["relu"].shape == (2,)
     assert all(v % 5 == 0 and 0 <= v <= 100 for row in race.values() for v in row)
     assert race["relu"][1] <= race["relu"][0]              # a larger step size gets there sooner here

@@ -283,7 +283,7 @@ def dead_unit_fractions(model, X):
     return {"never_active": never / units, "no_gradient": stuck / units, "units": units}
 
 
-def train(model, X, y, lr, num_iters, batch_size=None, momentum=0.9, record_every=10, seed=0,
+def train(model, X, y, lr, num_steps, batch_size=None, momentum=0.9, record_every=10, seed=0,
           target_accuracy=None):
     """Train with SGD + momentum; record the training loss every step and the accuracy on all of X.
 
@@ -293,20 +293,20 @@ def train(model, X, y, lr, num_iters, batch_size=None, momentum=0.9, record_ever
     Returns {'loss_history': (T,), 'acc_iters': (R,), 'acc_history': (R,), 'stopped_at': int | None}.
     """
     with _one_blas_thread():
-        return _train(model, X, y, lr, num_iters, batch_size, momentum, record_every, seed, target_accuracy)
+        return _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy)
 
 
-def _train(model, X, y, lr, num_iters, batch_size, momentum, record_every, seed, target_accuracy):
+def _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy):
     rng = np.random.default_rng(seed)
     configs = {name: {"learning_rate": lr, "momentum": momentum} for name in model.params}
     losses, acc_iters, accs, stopped = [], [], [], None
-    for t in range(num_iters + 1):
+    for t in range(num_steps + 1):
         if t % record_every == 0:
             acc_iters.append(t)
             accs.append(model.accuracy(X, y))
             if target_accuracy is not None and accs[-1] >= target_accuracy:
                 break
-        if t == num_iters:
+        if t == num_steps:
             break
         idx = slice(None) if batch_size is None else rng.choice(len(X), batch_size, replace=False)
         loss, grads = model.loss(X[idx], y[idx])
@@ -330,7 +330,7 @@ def iterations_to_reach(iters, values, target, below=False):
     return int(np.asarray(iters)[hit[0]]) if len(hit) else None
 
 
-def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr=1.0, num_iters=1000,
+def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr=1.0, num_steps=1000,
                          batch_size=30, momentum=0.0, seeds=(0, 1, 2), weight_scale="xavier"):
     """Train one MLP per seed and count its dead units before and after, averaged over the seeds.
 
@@ -344,8 +344,8 @@ def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr
                     bias_init=bias_init, seed=seed)
         with _one_blas_thread():
             before = dead_unit_fractions(model, X)["never_active"]
-            train(model, X, y, lr, num_iters, batch_size=batch_size, momentum=momentum,
-                  record_every=num_iters, seed=seed)
+            train(model, X, y, lr, num_steps, batch_size=batch_size, momentum=momentum,
+                  record_every=num_steps, seed=seed)
             after = dead_unit_fractions(model, X)
             accuracy = model.accuracy(X, y)
         runs.append({"never_active_before": before, "never_active": after["never_active"],
@@ -355,12 +355,12 @@ def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr
     return summary
 
 
-def iterations_race(activations, X, y, lrs, hidden_dims=(100, 100, 100), target=0.9, max_iters=600,
+def iterations_race(activations, X, y, lrs, hidden_dims=(100, 100, 100), target=0.9, max_steps=600,
                     seeds=(0, 1, 2), weight_scale="xavier", momentum=0.0, record_every=5):
     """Iterations (full-batch steps) each activation needs to reach `target` training accuracy.
 
     Every activation starts from the same init scheme and runs at every learning rate in lrs, one run
-    per seed; a run that never gets there counts as max_iters (so the mean is a lower bound).
+    per seed; a run that never gets there counts as max_steps (so the mean is a lower bound).
     Returns {activation: (len(lrs),) mean iterations over the seeds}.
     """
     table = {}
@@ -370,10 +370,10 @@ def iterations_race(activations, X, y, lrs, hidden_dims=(100, 100, 100), target=
             counts = []
             for seed in seeds:
                 model = MLP(X.shape[1], hidden_dims, int(y.max()) + 1, act, weight_scale=weight_scale, seed=seed)
-                hist = train(model, X, y, lr, max_iters, momentum=momentum, record_every=record_every,
+                hist = train(model, X, y, lr, max_steps, momentum=momentum, record_every=record_every,
                              seed=seed, target_accuracy=target)
                 hit = iterations_to_reach(hist["acc_iters"], hist["acc_history"], target)
-                counts.append(max_iters if hit is None else hit)
+                counts.append(max_steps if hit is None else hit)
             row.append(float(np.mean(counts)))
         table[act] = np.array(row)
     return table
