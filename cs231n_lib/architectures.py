@@ -473,7 +473,10 @@ def format_table(analysis: Analysis, expand: bool = False, unit: str = "MB") -> 
     header = ["layer", "type", "output", "activations", f"float32 {unit}", "params", "MACs"]
     rows = analysis.flat_rows() if expand else analysis.rows
     top = {id(r) for r in analysis.rows}
-    scale = {"MB": 10**6, "MiB": 2**20}[unit]
+    scales = {"MB": 10**6, "MiB": 2**20}
+    if unit not in scales:
+        raise ValueError(f"format_table: unit must be one of {list(scales)}, got {unit!r}")
+    scale = scales[unit]
 
     def cells(r, indent=""):
         H, W, C = r.out_shape

@@ -57,12 +57,12 @@ def _read_params(params, name, required, optional=None):
     if not isinstance(params, dict):
         raise TypeError(f"{name} must be a dict, got {type(params).__name__}")
     missing = [k for k in required if k not in params]
-    if missing:
-        raise ValueError(f"{name} is missing {missing}; it needs {list(required)}")
     unknown = sorted(set(params) - set(required) - set(optional))
-    if unknown:
-        # a typo such as 'padding' would otherwise be ignored silently
-        raise ValueError(f"{name} has unknown keys {unknown}; allowed: {list(required) + list(optional)}")
+    if unknown or missing:
+        # a typo such as 'padding' would otherwise be ignored silently (or reported as a missing 'pad')
+        problems = [f"has unknown keys {unknown}"] * bool(unknown) + [f"is missing {missing}"] * bool(missing)
+        raise ValueError(f"{name} {' and '.join(problems)}; allowed: {list(required) + list(optional)}, "
+                         f"of which {list(required)} are required")
     return [params[k] for k in required] + [params.get(k, v) for k, v in optional.items()]
 
 
@@ -500,6 +500,9 @@ def avg_pool_backward_fast(dout, cache):
 # ----------------------------------------------------------------------------------------------
 # batch normalisation
 # ----------------------------------------------------------------------------------------------
+_BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
+
+
 def _bn_params(x, gamma, beta, bn_param, what):
     """Check gamma, beta and bn_param against the D features of x; cast to the common dtype.
 
@@ -513,6 +516,9 @@ def _bn_params(x, gamma, beta, bn_param, what):
             raise ValueError(f"{name} has shape {param.shape} but x has {what}; expected ({D},)")
     if not isinstance(bn_param, dict):
         raise TypeError(f"bn_param must be a dict, got {type(bn_param).__name__}")
+    unknown = sorted(set(bn_param) - set(_BN_KEYS))
+    if unknown:   # 'running_average' would otherwise mean zero statistics, 'epsilon' the default eps
+        raise ValueError(f"bn_param has unknown keys {unknown}; allowed: {list(_BN_KEYS)}")
     mode = bn_param.get("mode")
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
@@ -520,6 +526,9 @@ def _bn_params(x, gamma, beta, bn_param, what):
     eps, momentum = float(bn_param.get("eps", 1e-5)), float(bn_param.get("momentum", 0.9))
     if eps <= 0 or not 0.0 <= momentum <= 1.0:
         raise ValueError(f"need eps > 0 and 0 <= momentum <= 1, got eps={eps}, momentum={momentum}")
+    if mode == "train" and x.shape[0] == 0:
+        # the batch statistics of no examples are NaN, and would be written into the running averages
+        raise ValueError(f"batch norm in 'train' mode needs at least one example, got x of shape {x.shape}")
 
     dtype = np.result_type(x, gamma, beta)
     x, gamma, beta = x.astype(dtype, copy=False), gamma.astype(dtype, copy=False), beta.astype(dtype, copy=False)

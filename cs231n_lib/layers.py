@@ -278,6 +278,9 @@ def _dropout_setup(dropout_param):
     for key in ("p", "mode"):
         if key not in dropout_param:
             raise ValueError(f"dropout_param is missing the key {key!r} (it has {sorted(dropout_param)})")
+    unknown = sorted(set(dropout_param) - {"p", "mode", "seed"})
+    if unknown:   # a typo such as 'sed' would otherwise be ignored silently
+        raise ValueError(f"dropout_param has unknown keys {unknown}; allowed: ['p', 'mode', 'seed']")
     p, mode = dropout_param["p"], dropout_param["mode"]
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
         raise ValueError(f"dropout keep probability p must be in (0, 1], got {p!r} "

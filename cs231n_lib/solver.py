@@ -118,6 +118,10 @@ class Solver:
             raise TypeError(f"Solver got unknown option(s) {unknown}; valid options are {sorted(DEFAULTS)}")
         if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a `params` dict and a `loss(X, y=None)` method")
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict with keys {list(REQUIRED_DATA)}, got {type(data).__name__}")
+        # lists are converted (np.asarray), so X[idx] with an index array works
+        data = {k: np.asarray(data[k]) if k in REQUIRED_DATA else v for k, v in data.items()}
         missing = [k for k in REQUIRED_DATA if k not in data]
         if missing:
             raise ValueError(f"data is missing key(s) {missing}; it needs {list(REQUIRED_DATA)}, got {sorted(data)}")
@@ -154,6 +158,10 @@ class Solver:
             setattr(self, name, value)
         self.optim_config = dict(opts["optim_config"] or {})
         self.update_fn = _lookup_rule(opts["update_rule"])
+        if isinstance(opts["update_rule"], str):
+            # one dry step of the library's rule on a 1-element array: a typo or an out-of-range value
+            # in optim_config fails now, with the rule's own message, not after the first batch
+            self.update_fn(np.zeros(1), np.zeros(1), copy.deepcopy(self.optim_config))
 
     def _reset(self):
         """Fresh bookkeeping and one optimiser config (state) per parameter."""
