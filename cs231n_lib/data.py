@@ -290,6 +290,8 @@ def noisy_grad(surface, p, noise, rng=None):
     Returns (2,).
     """
     surface = get_surface(surface)
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < float("inf"):
+        raise ValueError(f"noise must be a standard deviation >= 0, got {noise!r}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     g = surface.grad(p)
     return g + noise * rng.standard_normal(g.shape)

@@ -241,6 +241,8 @@ def training_curves(runs, title=None, smooth=True, log_loss=False):
     if not single and not isinstance(runs, dict):
         _histories(runs)                                       # raises a TypeError that says what is missing
     runs = {"": runs} if single else dict(runs)
+    if not runs:
+        raise ValueError("training_curves needs at least one run (a Solver or a dict with 'loss_history')")
     hist = {name: _histories(run) for name, run in runs.items()}
     has_acc = any(len(tr) or len(va) for _, tr, va in hist.values())
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10.0 if has_acc else 5.5, 3.8), squeeze=False)

@@ -8,6 +8,7 @@ Each case is one test. ``python tests/test_bad_input_probe.py`` prints the tally
 (clear / right / bare / silent / vague / refused); with PYTHONPATH pointing at an older copy of the library it
 measures that one.
 """
+import importlib
 import re
 import sys
 import traceback
@@ -16,10 +17,28 @@ import warnings
 import numpy as np
 import pytest
 
-from cs231n_lib import architectures, data, fast_layers as fl, gradcheck, layers, models, optim, shapes
-from cs231n_lib.solver import Solver
+import matplotlib
 
-CLEAR_TYPES = (ValueError, TypeError, FloatingPointError)
+matplotlib.use("Agg")
+
+from cs231n_lib import architectures, data, fast_layers as fl, gradcheck, layers, models, optim, plot, shapes  # noqa: E402
+from cs231n_lib.solver import Solver  # noqa: E402
+
+
+def _lecture(new, old):
+    """A lecture module: cs231n_lib.lectures.<new>, or <old> in the older flat layout (to measure it)."""
+    try:
+        return importlib.import_module(f"cs231n_lib.{old}")
+    except ImportError:
+        return importlib.import_module(f"cs231n_lib.lectures.{new}")
+
+
+L01, L02 = _lecture("l01_history", "history"), _lecture("l02_convolution", "conv_demos")
+L03, L04 = _lecture("l03_pooling_normalisation", "fc_conv"), _lecture("l04_activations", "activation_demos")
+L05, L06 = _lecture("l05_optimisation", "optim_demos"), _lecture("l06_regularisation", "regularisation_demos")
+L07, L08 = _lecture("l07_architectures", "resnet_demo"), _lecture("l08_training", "training_demos")
+
+CLEAR_TYPES = (ValueError, TypeError, FloatingPointError, KeyError)   # when the library raises them itself
 rng = np.random.default_rng(0)
 X4 = rng.standard_normal((2, 3, 8, 8))
 W4 = rng.standard_normal((4, 3, 3, 3))
@@ -215,6 +234,48 @@ CASES = [
     ("get_surface unknown", lambda: data.get_surface("bowl"), err("bowl")),
     ("make_spirals 0 classes", lambda: data.make_spirals(num_classes=0), err("num_classes")),
     ("resize to 0", lambda: data.resize(np.ones((8, 8)), (0, 4)), err("")),
+    # plot
+    ("image_grid empty", lambda: plot.image_grid([]), err("images")),
+    ("image_grid 5-D", lambda: plot.image_grid(np.ones((1, 2, 3, 4, 5))), err("images")),
+    ("bar_chart mismatch", lambda: plot.bar_chart(["a", "b"], [1]), err("labels")),
+    ("confusion_matrix mismatch", lambda: plot.confusion_matrix([0, 1], [0]), err("y_pred")),
+    ("training_curves no run", lambda: plot.training_curves({}), err("run")),
+    ("training_curves no loss", lambda: plot.training_curves({"a": {"acc": [1]}}), err("loss_history")),
+    ("loss_surface unknown", lambda: plot.loss_surface("bowl"), err("bowl")),
+    ("curves empty", lambda: plot.curves(None, {}), err("curve")),
+    ("timeline empty", lambda: plot.timeline([]), err("event")),
+    # architectures
+    ("analyze empty", lambda: architectures.analyze([]), err("Input")),
+    ("vgg unknown", lambda: architectures.vgg("Z"), err("Z")),
+    ("conv_params negative", lambda: architectures.conv_params(-3, 3, 3), err("C")),
+    ("fc_params zero", lambda: architectures.fc_params(0, 10), err("n_in")),
+    ("receptive_field of no layers", lambda: architectures.receptive_field([]), ok(lambda r: r == 1)),
+    # data
+    ("sample_image unknown", lambda: data.sample_image("nope"), err("nope")),
+    ("noisy_grad negative noise", lambda: data.noisy_grad("ravine", np.zeros(2), -1.0, 0), err("noise")),
+    ("make_blobs 0 points", lambda: data.make_blobs(points_per_class=0), err("points_per_class")),
+    # models
+    ("parse_pattern empty", lambda: models.parse_pattern(""), err("pattern")),
+    ("PatternNet unknown option", lambda: models.PatternNet("affine", input_dim=(1, 8, 8), drop=0.5), err("drop")),
+    # lectures
+    ("L01 event unknown", lambda: L01.event("nope"), err("nope")),
+    ("L01 imagenet_results split", lambda: L01.imagenet_results(split="train"), err("train")),
+    ("L02 output_size_text stride 0", lambda: L02.output_size_text(5, 3, 0), err("stride")),
+    ("L02 pixel_usage stride 0", lambda: L02.pixel_usage(5, 5, 3, 0), err("stride")),
+    ("L03 num_crops window too big", lambda: L03.num_crops(5, 7, 1), err("window")),
+    ("L03 crop_grid window too big", lambda: L03.crop_grid(X4, 9, 1), err("window")),
+    ("L04 MLP unknown activation", lambda: L04.MLP(2, [3], 2, "swish"), err("swish")),
+    ("L04 train N mismatch", lambda: L04.train(L04.MLP(2, [3], 2, "relu"), np.ones((4, 2)), np.zeros(3, int), 0.1, 2),
+     err("examples")),
+    ("L05 convergence_step unknown surface", lambda: L05.convergence_step("bowl", np.zeros((3, 2))), err("bowl")),
+    ("L05 train_epochs batch 0", lambda: L05.train_epochs(L04.MLP(2, [3], 2, "relu"), np.ones((4, 2)), np.zeros(4, int),
+                                                          batch_size=0), err("batch_size")),
+    ("L05 format_rows lists", lambda: L05.format_rows([[1, 2]], ["a"]), err("dict")),
+    ("L06 penalty unknown", lambda: L06.penalty(np.ones(3), "l3", 0.1), err("l3")),
+    ("L06 summarise no runs", lambda: L06.summarise([]), err("run")),
+    ("L07 DeepMLP 0 hidden", lambda: L07.DeepMLP(4, 0, 3), err("hidden_dim")),
+    ("L08 confused_pairs mismatch", lambda: L08.confused_pairs([0, 1], [0]), err("y_pred")),
+    ("L08 softmax 1-D", lambda: L08.softmax(np.ones(3)), err("dimensions")),
 ]
 
 

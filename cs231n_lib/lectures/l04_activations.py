@@ -21,7 +21,6 @@ with them, so the notebook shows results rather than bookkeeping:
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from cs231n_lib import layers
+from cs231n_lib._threads import one_blas_thread
 from cs231n_lib.data import Surface
 from cs231n_lib.lectures import best_time
 from cs231n_lib.optim import sgd_momentum
@@ -226,19 +226,9 @@ class MLP:
 
 
 # ----------------------------------------------------------------------------- measurements
-def _one_blas_thread():
-    """Run BLAS on one thread: these matrices are small (300 x 100), so threads cost more than they
-    save, and on a busy machine far more (a second of work becomes a minute of spin-waiting)."""
-    try:
-        from threadpoolctl import threadpool_limits   # ships with scikit-learn
-    except ImportError:                                # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def layer_gradient_norms(model, X, y):
     """||dL/dW_l|| (Frobenius) for every layer l = 1 .. L+1 of an MLP, input side first. Returns (L+1,)."""
-    with _one_blas_thread():
+    with one_blas_thread():
         _, grads = model.loss(X, y)
     return np.array([np.linalg.norm(grads[f"W{i}"]) for i in range(1, model.num_hidden + 2)])
 
@@ -292,7 +282,9 @@ def train(model, X, y, lr, num_steps, batch_size=None, momentum=0.9, record_ever
     (if given), or, with stopped_at set, when the loss stops being finite.
     Returns {'loss_history': (T,), 'acc_iters': (R,), 'acc_history': (R,), 'stopped_at': int | None}.
     """
-    with _one_blas_thread():
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} examples and y {len(y)}: need the same number, at least one")
+    with one_blas_thread():
         return _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy)
 
 
@@ -342,7 +334,7 @@ def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr
     for seed in seeds:
         model = MLP(X.shape[1], hidden_dims, int(y.max()) + 1, activation, weight_scale=weight_scale,
                     bias_init=bias_init, seed=seed)
-        with _one_blas_thread():
+        with one_blas_thread():
             before = dead_unit_fractions(model, X)["never_active"]
             train(model, X, y, lr, num_steps, batch_size=batch_size, momentum=momentum,
                   record_every=num_steps, seed=seed)

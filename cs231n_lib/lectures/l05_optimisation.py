@@ -15,11 +15,11 @@ experiments the lecture runs on them, so the notebook shows results rather than 
 """
 from __future__ import annotations
 
-import contextlib
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from cs231n_lib._threads import one_blas_thread
 from cs231n_lib.data import get_surface
 from cs231n_lib.optim import RULES, run_optimizer
 from cs231n_lib.plot import COLORS, INK, loss_surface
@@ -43,16 +43,6 @@ def _rule(rule):
             raise ValueError(f"unknown update rule {rule!r}; choose from {sorted(RULES)}")
         return RULES[rule]
     return rule
-
-
-def _one_blas_thread():
-    """Run NumPy's BLAS on one thread: the matrices here are tiny (64 x 10), so threads cost more
-    than they save, and on a busy machine far more (seconds become minutes)."""
-    try:
-        from threadpoolctl import threadpool_limits   # ships with scikit-learn
-    except ImportError:                                # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- convergence on a surface
@@ -97,6 +87,11 @@ def format_rows(rows, columns, formats=None):
     formats: {column: format string or callable}; None values print as 'never'. Returns the string.
     """
     formats = formats or {}
+    if not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be dicts {{column: value}}, got {[type(r).__name__ for r in rows][:3]}")
+    missing = sorted({c for r in rows for c in columns if c not in r})
+    if missing:
+        raise ValueError(f"rows lack the columns {missing}")
 
     def cell(row, col):
         value = row[col]
@@ -232,7 +227,7 @@ def minibatch_gradient_noise(model, X, y, batch_sizes, num_batches=20, rng=None)
         if not 1 <= B <= N:
             raise ValueError(f"batch size {B} must be between 1 and N = {N}")
     errors = []
-    with _one_blas_thread():
+    with one_blas_thread():
         g = _flat_grads(model, X, y)
         norm = np.linalg.norm(g)
         for B in batch_sizes:
@@ -263,7 +258,11 @@ def train_epochs(model, X, y, update_rule="sgd", optim_config=None, num_epochs=1
     Returns {'loss_history': per-step mini-batch losses, 'epoch_loss': (num_epochs + 1,) full training
     loss at the start and after each epoch (nan after a divergence), 'lr_history': lr of each step}.
     """
-    with _one_blas_thread():
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} examples and y {len(y)}: need the same number, at least one")
+    with one_blas_thread():
         return _train_epochs(model, X, y, _rule(update_rule), optim_config, num_epochs, batch_size,
                              lr_schedule, seed)
 
@@ -320,7 +319,7 @@ def minimize_full_batch(model, X, y, maxiter=1000, gtol=1e-10):
         return float(loss), np.concatenate([np.ravel(grads[k]) for k in keys]).astype(np.float64)
 
     theta0 = np.concatenate([np.ravel(model.params[k]) for k in keys]).astype(np.float64)
-    with _one_blas_thread():
+    with one_blas_thread():
         result = minimize(loss_and_grad, theta0, jac=True, method="L-BFGS-B",
                           options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 1e-15})
     unflatten(result.x)
