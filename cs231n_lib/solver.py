@@ -44,6 +44,7 @@ DEFAULTS = {
     "seed": None,
     "callback": None,
     "keep_best": True,
+    "record_accuracy": True,
 }
 REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
 
@@ -98,9 +99,12 @@ class Solver:
       use it to record what they measure. It runs before the end-of-epoch accuracy check.
     - keep_best = True: put the parameters with the best validation accuracy back when training ends
       (early stopping); False keeps the last ones (to watch overfitting happen).
+    - record_accuracy = True: measure train / val accuracy before training and after every epoch.
+      False skips it (models that do not classify, or experiments that only watch the loss); then
+      X_val, y_val are not needed and the accuracy histories stay empty.
 
-    A step whose loss is NaN or infinite stops training with FloatingPointError (the parameters
-    are left as they were before that step): the learning rate is usually too high.
+    A step whose loss or gradient holds NaN or infinity stops training with FloatingPointError (the
+    parameters are left as they were before that step): the learning rate is usually too high.
 
     After ``train()``:
     - loss_history: training loss of every step, length num_epochs * iterations_per_epoch.
@@ -118,21 +122,22 @@ class Solver:
             raise TypeError(f"Solver got unknown option(s) {unknown}; valid options are {sorted(DEFAULTS)}")
         if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a `params` dict and a `loss(X, y=None)` method")
+        opts = {**DEFAULTS, **kwargs}
+        required = REQUIRED_DATA if opts["record_accuracy"] else REQUIRED_DATA[:2]
         if not isinstance(data, dict):
-            raise TypeError(f"data must be a dict with keys {list(REQUIRED_DATA)}, got {type(data).__name__}")
+            raise TypeError(f"data must be a dict with keys {list(required)}, got {type(data).__name__}")
         # lists are converted (np.asarray), so X[idx] with an index array works
         data = {k: np.asarray(data[k]) if k in REQUIRED_DATA else v for k, v in data.items()}
-        missing = [k for k in REQUIRED_DATA if k not in data]
+        missing = [k for k in required if k not in data]
         if missing:
-            raise ValueError(f"data is missing key(s) {missing}; it needs {list(REQUIRED_DATA)}, got {sorted(data)}")
-        for split in ("train", "val"):
+            raise ValueError(f"data is missing key(s) {missing}; it needs {list(required)}, got {sorted(data)}")
+        for split in ("train", "val")[:len(required) // 2]:
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y) or len(X) == 0:
                 raise ValueError(f"X_{split} has {len(X)} examples but y_{split} has {len(y)}; need equal, > 0")
-        opts = {**DEFAULTS, **kwargs}
         self.model = model
         self.X_train, self.y_train = data["X_train"], np.asarray(data["y_train"])
-        self.X_val, self.y_val = data["X_val"], np.asarray(data["y_val"])
+        self.X_val, self.y_val = data.get("X_val"), data.get("y_val")
         self._set_options(opts)
         self._reset()
 
@@ -181,11 +186,13 @@ class Solver:
     def _step(self, idx):
         """One update on the examples ``idx``: loss, gradients, rule per parameter."""
         loss, grads = self.model.loss(self.X_train[idx], self.y_train[idx])
-        if not np.isfinite(loss):
+        bad = [p for p, g in grads.items() if not np.all(np.isfinite(g))]
+        if not np.isfinite(loss) or bad:
+            what = f"the training loss is {float(loss)}" if not np.isfinite(loss) else f"the gradient of {bad[0]!r} is not finite"
             raise FloatingPointError(
-                f"the training loss is {float(loss)} at step {len(self.loss_history) + 1} (epoch "
-                f"{self.epoch + 1}); training stopped before that update. Lower the learning rate "
-                f"(now {self._current_lr():.3g}) or check the data for NaN / inf")
+                f"{what} at step {len(self.loss_history) + 1} (epoch {self.epoch + 1}); training stopped "
+                f"before that update. Lower the learning rate (now {self._current_lr():.3g}) or check the "
+                f"data for NaN / inf")
         self.loss_history.append(float(loss))
         for p, w in self.model.params.items():
             next_w, self.optim_configs[p] = self.update_fn(w, grads[p], self.optim_configs[p])
@@ -241,7 +248,7 @@ class Solver:
                    unit="step", dynamic_ncols=True)
         log = bar.write if self.progress else print
         try:
-            if self.epoch == 0:
+            if self.epoch == 0 and self.record_accuracy:
                 self._record_accuracy(log)
             for _ in range(self.num_epochs):
                 self._train_epoch(bar, log)
@@ -271,7 +278,8 @@ class Solver:
                 raise ValueError("lr_decay needs a learning rate: pass optim_config={'learning_rate': ...}")
             self._set_lr(lr * self.lr_decay)
         self.epoch += 1
-        self._record_accuracy(log)
+        if self.record_accuracy:
+            self._record_accuracy(log)
 
     def _restore_best(self):
         if self.best_params and self.keep_best:

@@ -257,3 +257,27 @@ def test_non_finite_loss_stops_training_with_a_clear_error():
         solver.train()
     assert len(solver.loss_history) == 4
     assert all(np.array_equal(model.params[k], before[k]) for k in before)    # the bad step was not applied
+
+
+def test_record_accuracy_false_needs_no_validation_data_and_never_runs_test_mode():
+    model = LinearModel()
+    data = toy_data()
+    solver = Solver(model, {"X_train": data["X_train"], "y_train": data["y_train"]}, batch_size=20, num_epochs=2,
+                    record_accuracy=False, **QUIET)
+    solver.train()
+    assert len(solver.loss_history) == 6 and model.test_calls == 0
+    assert solver.train_acc_history == solver.val_acc_history == []
+    with pytest.raises(ValueError, match="X_val"):
+        Solver(model, {"X_train": data["X_train"], "y_train": data["y_train"]}, **QUIET)
+
+
+def test_non_finite_gradient_stops_training_too():
+    class BadGradient(LinearModel):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            if y is None:
+                return out
+            return out[0], {**out[1], "b": np.full(2, np.inf)}
+
+    with pytest.raises(FloatingPointError, match="gradient of 'b'"):
+        Solver(BadGradient(), toy_data(), batch_size=20, num_epochs=1, **QUIET).train()

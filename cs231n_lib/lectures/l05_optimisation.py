@@ -24,6 +24,7 @@ from cs231n_lib.data import get_surface
 from cs231n_lib.optim import RULES, run_optimizer
 from cs231n_lib.plot import COLORS, INK, loss_surface
 from cs231n_lib.shapes import check_array
+from cs231n_lib.solver import Solver
 
 __all__ = [
     "convergence_step", "convergence_table", "format_rows", "steps_near", "best_learning_rate",
@@ -247,14 +248,14 @@ def train_epochs(model, X, y, update_rule="sgd", optim_config=None, num_epochs=1
                  lr_schedule=None, seed=0):
     """Mini-batch training that records the FULL training loss after every epoch (for comparing optimisers).
 
-    solver.Solver is the course's full training loop (accuracies, best parameters, progress bar);
-    this one is the bare minimum an optimisation experiment needs: the loss the optimiser is
-    minimising, measured on the whole training set, so curves are not blurred by mini-batch noise.
+    The Solver does the training (record_accuracy=False: the loss the optimiser is minimising,
+    measured on the whole training set, is what matters here, so curves are not blurred by
+    mini-batch noise); a callback records it at the end of every epoch and moves the learning rate.
     model: params dict + loss(X, y) -> (loss, grads), updated in place;  X (N, ...), y (N,);
     update_rule: a name in optim.RULES or a rule;  optim_config: its hyperparameters;
     lr_schedule: None or a callable epoch -> lr, called before every step with the fractional epoch
     (e.g. 2.5 halfway through the third), so smooth schedules decay smoothly; stepwise ones still step.
-    A run whose loss stops being finite ends early (the learning rate was too high).
+    A run whose loss or gradient stops being finite ends early (the learning rate was too high).
     Returns {'loss_history': per-step mini-batch losses, 'epoch_loss': (num_epochs + 1,) full training
     loss at the start and after each epoch (nan after a divergence), 'lr_history': lr of each step}.
     """
@@ -262,38 +263,33 @@ def train_epochs(model, X, y, update_rule="sgd", optim_config=None, num_epochs=1
         raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     if len(X) != len(y) or len(X) == 0:
         raise ValueError(f"X has {len(X)} examples and y {len(y)}: need the same number, at least one")
-    with one_blas_thread():
-        return _train_epochs(model, X, y, _rule(update_rule), optim_config, num_epochs, batch_size,
-                             lr_schedule, seed)
+    steps_per_epoch = max(len(X) // batch_size, 1)
+    config = dict(optim_config or {})
+    if lr_schedule is not None:
+        config["learning_rate"] = float(lr_schedule(0.0))
+    epoch_loss, lr_history = [full_loss(model, X, y)], []
 
+    def after_step(solver):
+        lr_history.append(next(iter(solver.optim_configs.values())).get("learning_rate", np.nan))
+        epoch, i = divmod(len(solver.loss_history), steps_per_epoch)
+        if i == 0:
+            loss = full_loss(model, X, y)
+            epoch_loss.append(loss if np.isfinite(loss) else np.nan)
+        if lr_schedule is not None and epoch < num_epochs:   # the learning rate of the next step
+            lr = float(lr_schedule(epoch + i / steps_per_epoch))
+            for c in solver.optim_configs.values():
+                c["learning_rate"] = lr
 
-def _train_epochs(model, X, y, rule, optim_config, num_epochs, batch_size, lr_schedule, seed):
-    rng = np.random.default_rng(seed)
-    N = len(X)
-    steps_per_epoch = max(N // batch_size, 1)
-    configs = {k: dict(optim_config or {}) for k in model.params}
-    out = {"loss_history": [], "epoch_loss": [full_loss(model, X, y)], "lr_history": []}
-    for epoch in range(num_epochs):
-        order = rng.permutation(N)
-        for i in range(steps_per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            with np.errstate(over="ignore", invalid="ignore"):     # a diverging run is detected below
-                loss, grads = model.loss(X[idx], y[idx])
-            if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
-                out["epoch_loss"] += [np.nan] * (num_epochs + 1 - len(out["epoch_loss"]))
-                return {k: np.array(v) for k, v in out.items()}
-            if lr_schedule is not None:
-                lr = float(lr_schedule(epoch + i / steps_per_epoch))
-                for config in configs.values():
-                    config["learning_rate"] = lr
-            for k, w in model.params.items():
-                model.params[k], configs[k] = rule(w, grads[k], configs[k])
-            out["loss_history"].append(loss)
-            out["lr_history"].append(next(iter(configs.values())).get("learning_rate", np.nan))
-        with np.errstate(over="ignore", invalid="ignore"):
-            epoch_loss = full_loss(model, X, y)
-        out["epoch_loss"].append(epoch_loss if np.isfinite(epoch_loss) else np.nan)
-    return {k: np.array(v) for k, v in out.items()}
+    solver = Solver(model, {"X_train": X, "y_train": y}, update_rule=update_rule, optim_config=config,
+                    num_epochs=num_epochs, batch_size=batch_size, seed=seed, callback=after_step,
+                    record_accuracy=False, verbose=False, progress=False)
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        try:
+            solver.train()
+        except FloatingPointError:                         # diverged: the remaining epochs are nan
+            epoch_loss += [np.nan] * (num_epochs + 1 - len(epoch_loss))
+    return {"loss_history": np.array(solver.loss_history), "epoch_loss": np.array(epoch_loss),
+            "lr_history": np.array(lr_history)}
 
 
 def minimize_full_batch(model, X, y, maxiter=1000, gtol=1e-10):
