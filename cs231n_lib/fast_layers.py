@@ -60,7 +60,11 @@ def _read_params(params, name, required, optional=None):
     unknown = sorted(set(params) - set(required) - set(optional))
     if unknown or missing:
         # a typo such as 'padding' would otherwise be ignored silently (or reported as a missing 'pad')
-        problems = [f"has unknown keys {unknown}"] * bool(unknown) + [f"is missing {missing}"] * bool(missing)
+        problems = []
+        if unknown:
+            problems.append(f"has unknown keys {unknown}")
+        if missing:
+            problems.append(f"is missing {missing}")
         raise ValueError(f"{name} {' and '.join(problems)}; allowed: {list(required) + list(optional)}, "
                          f"of which {list(required)} are required")
     return [params[k] for k in required] + [params.get(k, v) for k, v in optional.items()]
