@@ -107,7 +107,7 @@ class Solver:
     parameters are left as they were before that step): the learning rate is usually too high.
 
     After ``train()``:
-    - loss_history: training loss of every step, length num_epochs * iterations_per_epoch.
+    - loss_history: training loss of every step, length num_epochs * steps_per_epoch.
     - train_acc_history, val_acc_history: accuracy after e epochs for e = 0 .. num_epochs (entry 0 is
       the untrained model), length num_epochs + 1.
     - lr_history: learning rate used during each epoch, length num_epochs.
@@ -180,7 +180,7 @@ class Solver:
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in self.model.params}
 
     @property
-    def iterations_per_epoch(self):
+    def steps_per_epoch(self):
         return max(len(self.X_train) // self.batch_size, 1)
 
     def _step(self, idx):
@@ -243,7 +243,7 @@ class Solver:
         from tqdm import tqdm  # imported here so the library imports without a terminal setup
 
         self.num_epochs_total = self.epoch + self.num_epochs
-        steps = self.num_epochs * self.iterations_per_epoch
+        steps = self.num_epochs * self.steps_per_epoch
         bar = tqdm(total=steps, file=sys.stdout, disable=not self.progress, leave=False,
                    unit="step", dynamic_ncols=True)
         log = bar.write if self.progress else print
@@ -260,7 +260,7 @@ class Solver:
         if self.lr_schedule is not None:
             self._set_lr(float(self.lr_schedule(self.epoch)))
         order = self.rng.permutation(len(self.X_train))
-        for i in range(self.iterations_per_epoch):
+        for i in range(self.steps_per_epoch):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             loss = self._step(idx)
             if self.callback is not None:
@@ -270,7 +270,7 @@ class Solver:
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
             if self.verbose and self.print_every and t % self.print_every == 0:
-                log(f"(Iteration {t}) loss: {loss:.6f}")
+                log(f"(Step {t}) loss: {loss:.6f}")
         lr = self._current_lr()
         self.lr_history.append(lr)
         if self.lr_decay != 1.0:

@@ -191,7 +191,7 @@ def test_progress_bar_writes_to_stdout(capsys):
     solver.train()
     captured = capsys.readouterr()
     assert captured.err == ""
-    assert "Epoch 2 / 2" in captured.out and "Iteration 3" in captured.out
+    assert "Epoch 2 / 2" in captured.out and "Step 3" in captured.out
 
 
 # ---------------------------------------------------------------- it learns

@@ -208,7 +208,7 @@ def fit(model, data, num_epochs=30, batch_size=25, update_rule="adam", optim_con
             losses[split].append(_data_loss(net, data[f"X_{split}"], data[f"y_{split}"]))
 
     def at_epoch_end(solver):
-        if len(solver.loss_history) % solver.iterations_per_epoch == 0:
+        if len(solver.loss_history) % solver.steps_per_epoch == 0:
             record_losses()
 
     record_losses()
