@@ -11,14 +11,10 @@ Modules (import what you need, e.g. ``from cs231n_lib import fast_layers``):
 - ``solver``        ``Solver``: trains any model with ``params`` and ``loss(X, y=None)``
 - ``architectures`` the architecture calculator and the classic networks (LeNet-5 ... ResNet)
 - ``data``          the bundled handwritten digits, sample photographs, toy problems, loss surfaces
-- ``plot``          the figures of the course, with one look
-- ``augment``       data augmentation in NumPy: flips, crops, colour jitter, translation, rotation, stretching
-- ``history``       the dated facts of lecture 1 (timeline, ImageNet results with entry and split) and
-                    small models of Hubel & Wiesel's cells and the Neocognitron
+- ``plot``          the shared look of the course's figures, and the figures every lecture uses
 
-The lectures' own experiments live in one module each, so a notebook cell stays short and every
-measurement is tested: ``conv_demos`` (2), ``fc_conv`` (3), ``activation_demos`` (4),
-``optim_demos`` (5), ``regularisation_demos`` (6), ``resnet_demo`` (7), ``training_demos`` (8).
+Each lecture's own experiments and figures live in ``cs231n_lib.lectures``, one module per lecture
+(``l01_history`` ... ``l08_training``), so a notebook cell stays short and every measurement is tested.
 
 Glossary (the same names everywhere):
 

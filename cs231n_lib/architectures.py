@@ -34,6 +34,7 @@ may say ``rounding='floor'`` (PyTorch / Caffe convolution: the last partial wind
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 
 from cs231n_lib.shapes import conv_output_size, effective_size
@@ -473,7 +474,10 @@ def format_table(analysis: Analysis, expand: bool = False, unit: str = "MB") -> 
     header = ["layer", "type", "output", "activations", f"float32 {unit}", "params", "MACs"]
     rows = analysis.flat_rows() if expand else analysis.rows
     top = {id(r) for r in analysis.rows}
-    scale = {"MB": 10**6, "MiB": 2**20}[unit]
+    scales = {"MB": 10**6, "MiB": 2**20}
+    if unit not in scales:
+        raise ValueError(f"format_table: unit must be one of {list(scales)}, got {unit!r}")
+    scale = scales[unit]
 
     def cells(r, indent=""):
         H, W, C = r.out_shape
@@ -533,23 +537,34 @@ def receptive_field(layers, per_layer: bool = False):
     return sizes if per_layer else field_size
 
 
+def _sizes(**sizes):
+    """Refuse sizes that are not whole numbers >= 1 (a negative count would give a negative answer)."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
 def conv_params(C: int, K: int, F: int, bias: bool = True, groups: int = 1) -> int:
     """Parameters of K filters F x F over C input channels: F*F*(C/groups)*K weights + K biases."""
+    _sizes(C=C, K=K, F=F, groups=groups)
     return F * F * (C // groups) * K + (K if bias else 0)
 
 
 def conv_macs(H_out: int, W_out: int, C: int, K: int, F: int, groups: int = 1) -> int:
     """Multiply-adds of a conv layer: each of H_out*W_out*K outputs is a dot product of F*F*C/groups terms."""
+    _sizes(H_out=H_out, W_out=W_out, C=C, K=K, F=F, groups=groups)
     return H_out * W_out * K * F * F * (C // groups)
 
 
 def fc_params(n_in: int, n_out: int, bias: bool = True) -> int:
     """Parameters of a fully connected layer: n_in*n_out weights + n_out biases."""
+    _sizes(n_in=n_in, n_out=n_out)
     return n_in * n_out + (n_out if bias else 0)
 
 
 def fc_macs(n_in: int, n_out: int) -> int:
     """Multiply-adds of a fully connected layer: one per weight."""
+    _sizes(n_in=n_in, n_out=n_out)
     return n_in * n_out
 
 

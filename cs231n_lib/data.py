@@ -122,11 +122,18 @@ def sample_image(name="grace_hopper", gray=False, size=None):
 
 
 # --------------------------------------------------------------------------- toy 2-D classification
+def _check_counts(num_classes, points_per_class):
+    for name, value in (("num_classes", num_classes), ("points_per_class", points_per_class)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
 def make_spirals(num_classes=3, points_per_class=100, noise=0.2, seed=0):
     """Interleaved spiral arms, one per class: a problem no linear classifier can solve.
 
     Returns X (N, 2) float64 in about [-1, 1]^2 and y (N,) int64, N = num_classes * points_per_class.
     """
+    _check_counts(num_classes, points_per_class)
     rng = np.random.default_rng(seed)
     X, y = [], []
     for k in range(num_classes):
@@ -142,6 +149,7 @@ def make_blobs(num_classes=3, points_per_class=100, spread=0.5, seed=0):
 
     Returns X (N, 2) float64 and y (N,) int64, N = num_classes * points_per_class.
     """
+    _check_counts(num_classes, points_per_class)
     rng = np.random.default_rng(seed)
     angles = 2 * np.pi * np.arange(num_classes) / num_classes
     centres = 2.0 * np.column_stack([np.cos(angles), np.sin(angles)])      # (K, 2)
@@ -282,6 +290,8 @@ def noisy_grad(surface, p, noise, rng=None):
     Returns (2,).
     """
     surface = get_surface(surface)
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < float("inf"):
+        raise ValueError(f"noise must be a standard deviation >= 0, got {noise!r}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     g = surface.grad(p)
     return g + noise * rng.standard_normal(g.shape)

@@ -10,6 +10,7 @@ whose error shrinks like h**2. Run checks in float64: in float32 the rounding er
 from __future__ import annotations
 
 import inspect
+import numbers
 
 import numpy as np
 
@@ -38,6 +39,11 @@ def _check_perturbable(x):
         raise TypeError(f"x must be a floating ndarray (it is perturbed in place), got {kind}")
 
 
+def _check_step(h):
+    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not 0 < h < float("inf"):
+        raise ValueError(f"the step h must be a finite number > 0, got {h!r}")
+
+
 def numerical_gradient(f, x, h=1e-5):
     """Centred-difference gradient of a scalar function with respect to the array `x`.
 
@@ -48,6 +54,7 @@ def numerical_gradient(f, x, h=1e-5):
     Returns grad, the same shape as x: grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h).
     """
     _check_perturbable(x)
+    _check_step(h)
     call = _as_call(f, x)
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(x.shape):
@@ -70,6 +77,7 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     and the result (same shape as x) is the matching dx. x is perturbed in place and restored.
     """
     _check_perturbable(x)
+    _check_step(h)
     call = _as_call(f, x)
     dout = np.asarray(dout, dtype=np.float64)
     grad = np.zeros(x.shape, dtype=np.float64)

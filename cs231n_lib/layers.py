@@ -19,6 +19,7 @@ from .shapes import check_array
 
 __all__ = [
     "affine_forward", "affine_backward",
+    "softmax",
     "relu_forward", "relu_backward",
     "leaky_relu_forward", "leaky_relu_backward",
     "prelu_forward", "prelu_backward",
@@ -277,6 +278,9 @@ def _dropout_setup(dropout_param):
     for key in ("p", "mode"):
         if key not in dropout_param:
             raise ValueError(f"dropout_param is missing the key {key!r} (it has {sorted(dropout_param)})")
+    unknown = sorted(set(dropout_param) - {"p", "mode", "seed"})
+    if unknown:   # a typo such as 'sed' would otherwise be ignored silently
+        raise ValueError(f"dropout_param has unknown keys {unknown}; allowed: ['p', 'mode', 'seed']")
     p, mode = dropout_param["p"], dropout_param["mode"]
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
         raise ValueError(f"dropout keep probability p must be in (0, 1], got {p!r} "
@@ -402,6 +406,16 @@ def _check_scores_labels(scores, y, loss):
     if y.min() < 0 or y.max() >= C:
         raise ValueError(f"{loss}: labels y must be in [0, C) = [0, {C}), got values from {y.min()} to {y.max()}")
     return scores, y
+
+
+def softmax(scores):
+    """Class probabilities (N, C) from scores (N, C), each row summing to 1.
+
+    The row maximum is subtracted first: mathematically a no-op, but exp then never overflows.
+    """
+    scores = check_array(scores, "scores", ndim=2, shape_hint="(N, C)")
+    z = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def softmax_loss(scores, y):

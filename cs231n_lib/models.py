@@ -10,6 +10,7 @@ scale and shift gamma1, beta1, ...; L2 regularisation 0.5 * reg * sum(W**2) on t
 """
 from __future__ import annotations
 
+import numbers
 import re
 
 import numpy as np
@@ -179,6 +180,10 @@ class ThreeLayerConvNet:
     def __init__(self, input_dim=(1, 8, 8), num_filters=32, filter_size=3, hidden_dim=128, num_classes=10,
                  weight_scale=None, reg=0.0, use_batchnorm=False, dtype=np.float64, seed=None):
         C, H, W = input_dim
+        for name, value in (("num_filters", num_filters), ("filter_size", filter_size), ("hidden_dim", hidden_dim),
+                            ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if filter_size % 2 != 1:
             raise ValueError(f"filter_size must be odd so that padding (filter_size - 1) / 2 keeps H, W; got {filter_size}")
         self.input_dim, self.reg, self.use_batchnorm = tuple(input_dim), reg, use_batchnorm

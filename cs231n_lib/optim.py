@@ -55,11 +55,26 @@ def _prepare(rule: str, w, dw, config, defaults: dict, state: tuple = ()):
         raise TypeError(f"{rule}: unknown config keys {unknown}; allowed: {sorted(defaults) + list(state)}")
     for key, value in defaults.items():
         config.setdefault(key, value)
+        value, (low, high, text) = config[key], _RANGES[key]
         if key == "bias_correction":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{rule}: config['bias_correction'] must be True or False, got {value!r}")
             continue
-        if isinstance(config[key], bool) or not isinstance(config[key], numbers.Real) or config[key] < 0:
-            raise ValueError(f"{rule}: config['{key}'] must be a non-negative number, got {config[key]!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low(value) or not high(value):
+            raise ValueError(f"{rule}: config['{key}'] must be {text}, got {value!r}")
     return w, dw, config
+
+
+# valid range of each hyperparameter: (lower test, upper test, text for the error)
+_RANGES = {
+    "learning_rate": (lambda v: v >= 0, math.isfinite, "a finite number >= 0"),
+    "momentum": (lambda v: v >= 0, lambda v: v < 1, "in [0, 1) (1 never forgets a gradient: no convergence)"),
+    "decay_rate": (lambda v: v >= 0, lambda v: v < 1, "in [0, 1) (1 never updates the cache: steps of lr / eps)"),
+    "beta1": (lambda v: v >= 0, lambda v: v < 1, "in [0, 1) (1 makes the bias correction divide by 0)"),
+    "beta2": (lambda v: v >= 0, lambda v: v < 1, "in [0, 1) (1 makes the bias correction divide by 0)"),
+    "epsilon": (lambda v: v > 0, math.isfinite, "a finite number > 0 (it keeps the division away from 0)"),
+    "bias_correction": (None, None, "True or False"),
+}
 
 
 def _state(config: dict, key: str, w: np.ndarray) -> np.ndarray:
@@ -212,6 +227,8 @@ def step_decay(lr0, epoch, drop=0.1, every=10):
 
 def exponential_decay(lr0, epoch, k):
     """Exponential decay: lr = lr0 * exp(-k * epoch)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Real) or not k >= 0:
+        raise ValueError(f"k must be a decay rate >= 0, got {k!r}")
     return _out(lr0 * np.exp(-k * _epochs(epoch)))
 
 
@@ -246,6 +263,8 @@ def run_optimizer(rule, grad, x0, num_steps, config=None, max_norm=1e6):
         if rule not in RULES:
             raise ValueError(f"unknown update rule {rule!r}; choose from {sorted(RULES)}")
         rule = RULES[rule]
+    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral) or num_steps < 0:
+        raise ValueError(f"num_steps must be a whole number >= 0, got {num_steps!r}")
     x = _start(x0)
     config = dict(config or {})
     path = [x.copy()]

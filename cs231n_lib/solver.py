@@ -42,6 +42,9 @@ DEFAULTS = {
     "verbose": True,
     "progress": True,
     "seed": None,
+    "callback": None,
+    "keep_best": True,
+    "record_accuracy": True,
 }
 REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
 
@@ -91,15 +94,26 @@ class Solver:
     - progress = True: show a tqdm bar over the steps with epoch and loss. It writes to sys.stdout, so a
       notebook shows no stderr.
     - seed = None: seeds the mini-batch order and the accuracy subsamples (not the model's init).
+    - callback = None: callable ``callback(solver)`` run after every step (the step's loss is
+      ``solver.loss_history[-1]``, the step count ``len(solver.loss_history)``); lecture experiments
+      use it to record what they measure. It runs before the end-of-epoch accuracy check.
+    - keep_best = True: put the parameters with the best validation accuracy back when training ends
+      (early stopping); False keeps the last ones (to watch overfitting happen).
+    - record_accuracy = True: measure train / val accuracy before training and after every epoch.
+      False skips it (models that do not classify, or experiments that only watch the loss); then
+      X_val, y_val are not needed and the accuracy histories stay empty.
+
+    A step whose loss or gradient holds NaN or infinity stops training with FloatingPointError (the
+    parameters are left as they were before that step): the learning rate is usually too high.
 
     After ``train()``:
-    - loss_history: training loss of every step, length num_epochs * iterations_per_epoch.
+    - loss_history: training loss of every step, length num_epochs * steps_per_epoch.
     - train_acc_history, val_acc_history: accuracy after e epochs for e = 0 .. num_epochs (entry 0 is
       the untrained model), length num_epochs + 1.
     - lr_history: learning rate used during each epoch, length num_epochs.
     - best_val_acc, best_params: the best validation accuracy seen and a copy of the params that
-      reached it; best_params (and, for models with ``bn_params``, their batch-norm running averages)
-      are put back into the model when training ends.
+      reached it; with keep_best, best_params (and, for models with ``bn_params``, their batch-norm
+      running averages) are put back into the model when training ends.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -108,17 +122,22 @@ class Solver:
             raise TypeError(f"Solver got unknown option(s) {unknown}; valid options are {sorted(DEFAULTS)}")
         if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a `params` dict and a `loss(X, y=None)` method")
-        missing = [k for k in REQUIRED_DATA if k not in data]
+        opts = {**DEFAULTS, **kwargs}
+        required = REQUIRED_DATA if opts["record_accuracy"] else REQUIRED_DATA[:2]
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict with keys {list(required)}, got {type(data).__name__}")
+        # lists are converted (np.asarray), so X[idx] with an index array works
+        data = {k: np.asarray(data[k]) if k in REQUIRED_DATA else v for k, v in data.items()}
+        missing = [k for k in required if k not in data]
         if missing:
-            raise ValueError(f"data is missing key(s) {missing}; it needs {list(REQUIRED_DATA)}, got {sorted(data)}")
-        for split in ("train", "val"):
+            raise ValueError(f"data is missing key(s) {missing}; it needs {list(required)}, got {sorted(data)}")
+        for split in ("train", "val")[:len(required) // 2]:
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y) or len(X) == 0:
                 raise ValueError(f"X_{split} has {len(X)} examples but y_{split} has {len(y)}; need equal, > 0")
-        opts = {**DEFAULTS, **kwargs}
         self.model = model
         self.X_train, self.y_train = data["X_train"], np.asarray(data["y_train"])
-        self.X_val, self.y_val = data["X_val"], np.asarray(data["y_val"])
+        self.X_val, self.y_val = data.get("X_val"), data.get("y_val")
         self._set_options(opts)
         self._reset()
 
@@ -138,10 +157,16 @@ class Solver:
                 raise ValueError("use either lr_decay or lr_schedule, not both")
         if opts["optim_config"] is not None and not isinstance(opts["optim_config"], dict):
             raise TypeError(f"optim_config must be a dict, got {type(opts['optim_config']).__name__}")
+        if opts["callback"] is not None and not callable(opts["callback"]):
+            raise TypeError(f"callback must be a callable callback(solver), got {opts['callback']!r}")
         for name, value in opts.items():
             setattr(self, name, value)
         self.optim_config = dict(opts["optim_config"] or {})
         self.update_fn = _lookup_rule(opts["update_rule"])
+        if isinstance(opts["update_rule"], str):
+            # one dry step of the library's rule on a 1-element array: a typo or an out-of-range value
+            # in optim_config fails now, with the rule's own message, not after the first batch
+            self.update_fn(np.zeros(1), np.zeros(1), copy.deepcopy(self.optim_config))
 
     def _reset(self):
         """Fresh bookkeeping and one optimiser config (state) per parameter."""
@@ -155,12 +180,19 @@ class Solver:
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in self.model.params}
 
     @property
-    def iterations_per_epoch(self):
+    def steps_per_epoch(self):
         return max(len(self.X_train) // self.batch_size, 1)
 
     def _step(self, idx):
         """One update on the examples ``idx``: loss, gradients, rule per parameter."""
         loss, grads = self.model.loss(self.X_train[idx], self.y_train[idx])
+        bad = [p for p, g in grads.items() if not np.all(np.isfinite(g))]
+        if not np.isfinite(loss) or bad:
+            what = f"the training loss is {float(loss)}" if not np.isfinite(loss) else f"the gradient of {bad[0]!r} is not finite"
+            raise FloatingPointError(
+                f"{what} at step {len(self.loss_history) + 1} (epoch {self.epoch + 1}); training stopped "
+                f"before that update. Lower the learning rate (now {self._current_lr():.3g}) or check the "
+                f"data for NaN / inf")
         self.loss_history.append(float(loss))
         for p, w in self.model.params.items():
             next_w, self.optim_configs[p] = self.update_fn(w, grads[p], self.optim_configs[p])
@@ -211,12 +243,12 @@ class Solver:
         from tqdm import tqdm  # imported here so the library imports without a terminal setup
 
         self.num_epochs_total = self.epoch + self.num_epochs
-        steps = self.num_epochs * self.iterations_per_epoch
+        steps = self.num_epochs * self.steps_per_epoch
         bar = tqdm(total=steps, file=sys.stdout, disable=not self.progress, leave=False,
                    unit="step", dynamic_ncols=True)
         log = bar.write if self.progress else print
         try:
-            if self.epoch == 0:
+            if self.epoch == 0 and self.record_accuracy:
                 self._record_accuracy(log)
             for _ in range(self.num_epochs):
                 self._train_epoch(bar, log)
@@ -228,15 +260,17 @@ class Solver:
         if self.lr_schedule is not None:
             self._set_lr(float(self.lr_schedule(self.epoch)))
         order = self.rng.permutation(len(self.X_train))
-        for i in range(self.iterations_per_epoch):
+        for i in range(self.steps_per_epoch):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             loss = self._step(idx)
+            if self.callback is not None:
+                self.callback(self)
             t = len(self.loss_history)
             bar.set_description(f"epoch {self.epoch + 1}/{self.num_epochs_total}", refresh=False)
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(1)
             if self.verbose and self.print_every and t % self.print_every == 0:
-                log(f"(Iteration {t}) loss: {loss:.6f}")
+                log(f"(Step {t}) loss: {loss:.6f}")
         lr = self._current_lr()
         self.lr_history.append(lr)
         if self.lr_decay != 1.0:
@@ -244,10 +278,11 @@ class Solver:
                 raise ValueError("lr_decay needs a learning rate: pass optim_config={'learning_rate': ...}")
             self._set_lr(lr * self.lr_decay)
         self.epoch += 1
-        self._record_accuracy(log)
+        if self.record_accuracy:
+            self._record_accuracy(log)
 
     def _restore_best(self):
-        if self.best_params:
+        if self.best_params and self.keep_best:
             for k, v in self.best_params.items():
                 self.model.params[k] = v.copy()
             if self.best_bn_params is not None:

@@ -10,7 +10,7 @@ Errors are max |fast - loop| / max |loop|: float64 within 1e-10, float32 within 
 import numpy as np
 import pytest
 
-from cs231n_lib import fast_layers as fl
+from cs231n_lib import _fast_conv_algorithms as algo, _threads, fast_layers as fl
 
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -26,10 +26,10 @@ def rel(a, b):
 def chunking(request, monkeypatch):
     """Run a test once on one thread, once with tiny chunks on two threads (many chunks, parts, threads)."""
     if request.param == "chunked":
-        monkeypatch.setattr(fl, "_CHUNK_BYTES", 2048)
-        monkeypatch.setattr(fl, "_num_threads", lambda: 2)
+        monkeypatch.setattr(_threads, "CHUNK_BYTES", 2048)
+        monkeypatch.setattr(_threads, "num_threads", lambda: 2)
     else:
-        monkeypatch.setattr(fl, "_num_threads", lambda: 1)
+        monkeypatch.setattr(_threads, "num_threads", lambda: 1)
     return request.param
 
 
@@ -163,7 +163,7 @@ def num_grad(f, a, dout, h=1e-3):
     ((1, 8, 70, 70), (2, 8, 5, 5), 1, 2, 1, "im2col"),      # big image: the matrix DFT would cost too much
 ])
 def test_dispatch(x_shape, w_shape, S, P, D, method):
-    assert fl._conv_method(x_shape, w_shape, S, P, D) == method
+    assert fl.conv_algorithm(x_shape, w_shape, {"stride": S, "pad": P, "dilation": D}) == method
 
 
 # ----------------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_random_conv_shapes_cover_the_special_cases():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_winograd_matches_loops(seed, dtype, chunking):
-    check_conv_path(fl._winograd_forward, lambda d, x, w, U, P: fl._winograd_backward(d, x, U, P),
+    check_conv_path(algo.winograd_forward, lambda d, x, w, U, P: algo.winograd_backward(d, x, U, P),
                     seed, (3, 3), dtype)
 
 
@@ -223,19 +223,19 @@ def test_winograd_matches_loops(seed, dtype, chunking):
 def test_winograd_chunks_of_several_images_with_a_shorter_last_one(dtype, threads, monkeypatch):
     """Chunks of 2 images, then 1: the flat layout changes with the chunk size, and the padding and
     spare tiles must be zeroed again for it (stale numbers from the bigger chunk would leak in)."""
-    monkeypatch.setattr(fl, "_num_threads", lambda: threads)
+    monkeypatch.setattr(_threads, "num_threads", lambda: threads)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((5, 3, 6, 7)).astype(dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
     b = rng.standard_normal(4).astype(dtype)
-    wino = fl._Winograd(x.shape, 4, 1, dtype)
-    monkeypatch.setattr(fl, "_WINOGRAD_COLUMNS", 2 * wino.B)
-    wino = fl._Winograd(x.shape, 4, 1, dtype)
+    wino = algo._Winograd(x.shape, 4, 1, dtype)
+    monkeypatch.setattr(algo, "WINOGRAD_COLUMNS", 2 * wino.B)
+    wino = algo._Winograd(x.shape, 4, 1, dtype)
     assert [c.stop - c.start for c in wino.chunks()] == [2, 2, 1]
-    out, U = fl._winograd_forward(x, w, b, 1)
+    out, U = algo.winograd_forward(x, w, b, 1)
     assert rel(out, conv_loop(x, w, b, 1, 1)) < TOL[dtype]
     dout = rng.standard_normal(out.shape).astype(dtype)
-    dx, dw = fl._winograd_backward(dout, x, U, 1)
+    dx, dw = algo.winograd_backward(dout, x, U, 1)
     want_dx, want_dw, _ = conv_backward_loop(dout, x, w, 1, 1)
     assert rel(dx, want_dx) < TOL[dtype] and rel(dw, want_dw) < TOL[dtype]
 
@@ -244,8 +244,8 @@ def test_winograd_chunks_of_several_images_with_a_shorter_last_one(dtype, thread
 @pytest.mark.parametrize("seed", range(16))
 def test_fourier_matches_loops(seed, dtype, chunking):
     kernel = [(5, 5), (7, 5), (5, 6), (6, 7)][seed % 4]
-    check_conv_path(fl._fourier_forward,
-                    lambda d, x, w, saved, P: fl._fourier_backward(d, x.shape, w.shape, saved, P),
+    check_conv_path(algo.fourier_forward,
+                    lambda d, x, w, saved, P: algo.fourier_backward(d, x.shape, w.shape, saved, P),
                     seed, kernel, dtype)
 
 
@@ -261,7 +261,7 @@ def test_fourier_matches_loops(seed, dtype, chunking):
     ((1, 8, 66, 5), (2, 8, 5, 5), 1, 0, 1),    # image too tall for the matrix DFT
 ])
 def test_public_conv_falls_back_to_im2col_and_matches_loops(x_shape, w_shape, S, P, D, dtype, chunking):
-    assert fl._conv_method(x_shape, w_shape, S, P, D) == "im2col"
+    assert fl.conv_algorithm(x_shape, w_shape, {"stride": S, "pad": P, "dilation": D}) == "im2col"
     rng = np.random.default_rng(sum(x_shape) + S * 10 + D)
     x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
@@ -279,7 +279,7 @@ def test_public_conv_falls_back_to_im2col_and_matches_loops(x_shape, w_shape, S,
     ((2, 8, 6, 7), (3, 8, 5, 5), 2),           # Fourier
 ])
 def test_public_conv_uses_the_fast_paths_and_matches_loops(x_shape, w_shape, P, dtype, chunking):
-    assert fl._conv_method(x_shape, w_shape, 1, P, 1) in ("winograd", "fourier")
+    assert fl.conv_algorithm(x_shape, w_shape, {"stride": 1, "pad": P}) in ("winograd", "fourier")
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
@@ -295,12 +295,12 @@ def test_fast_path_backward_matches_finite_differences(path):
     rng = np.random.default_rng(3)
     if path == "winograd":
         x, w, P = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 3, 3)), 1
-        forward = fl._winograd_forward
-        backward = lambda dout, saved: fl._winograd_backward(dout, x, saved, P)
+        forward = algo.winograd_forward
+        backward = lambda dout, saved: algo.winograd_backward(dout, x, saved, P)
     else:
         x, w, P = rng.standard_normal((2, 3, 3, 4)), rng.standard_normal((2, 3, 5, 5)), 2
-        forward = fl._fourier_forward
-        backward = lambda dout, saved: fl._fourier_backward(dout, x.shape, w.shape, saved, P)
+        forward = algo.fourier_forward
+        backward = lambda dout, saved: algo.fourier_backward(dout, x.shape, w.shape, saved, P)
     b = rng.standard_normal(w.shape[0])
     out, saved = forward(x, w, b, P)
     dout = rng.standard_normal(out.shape)
@@ -340,7 +340,7 @@ def test_winograd_identity_in_one_dimension():
     """F(2, 3): A^T [(G g) * (B^T d)] gives the two outputs of a 3-tap correlation with 4 multiplies."""
     rng = np.random.default_rng(0)
     d, g = rng.standard_normal(4), rng.standard_normal(3)
-    y = fl._AT @ ((fl._G @ g) * (fl._BT @ d))
+    y = algo._AT @ ((algo._G @ g) * (algo._BT @ d))
     np.testing.assert_allclose(y, [d[0:3] @ g, d[1:4] @ g], rtol=1e-14)
 
 
@@ -445,7 +445,7 @@ def test_spatial_batchnorm_test_mode_matches_loops(chunking):
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n, parts", [(1, 4), (5, 2), (7, 3), (64, 2), (3, 1)])
 def test_split_covers_the_range_once(n, parts):
-    slices = fl._split(n, parts)
+    slices = _threads.split(n, parts)
     assert len(slices) == min(n, parts)
     assert [i for s in slices for i in range(n)[s]] == list(range(n))
 
@@ -454,51 +454,69 @@ def test_num_threads_follows_the_blas_setting(monkeypatch):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
-    assert fl._num_threads() == 3
+    assert _threads.num_threads() == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert fl._num_threads() == 1
+    assert _threads.num_threads() == 1
 
 
 def test_parallel_keeps_the_order_and_runs_every_item(monkeypatch):
-    monkeypatch.setattr(fl, "_num_threads", lambda: 2)
-    assert fl._parallel(lambda i: i * i, range(5)) == [0, 1, 4, 9, 16]
+    monkeypatch.setattr(_threads, "num_threads", lambda: 2)
+    assert _threads.parallel(lambda i: i * i, range(5)) == [0, 1, 4, 9, 16]
 
 
 # ----------------------------------------------------------------------------------------------
-# recycled output memory
+# output memory
 # ----------------------------------------------------------------------------------------------
-def test_large_outputs_reuse_memory_only_once_nothing_refers_to_it(monkeypatch):
-    """An output buffer is reused after the caller lets go of it, never while any view of it lives."""
-    monkeypatch.setattr(fl, "_RECYCLE_MIN_BYTES", 1024)
-    monkeypatch.setattr(fl, "_RECYCLED", [])
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((4, 8, 10, 10))
-    gamma, beta = np.ones(8), np.zeros(8)
-    bn = lambda: fl.spatial_batchnorm_forward_fast(x, gamma, beta, {"mode": "train"})[0]
+@pytest.mark.parametrize("layer", ["conv", "spatial batch norm"])
+def test_large_outputs_are_released_when_the_caller_lets_go(layer):
+    """Once the caller drops the output and the cache, the library keeps no reference to the output's
+    memory (before, an output recycler kept the last few outputs over 32 MB alive: 34 MB here)."""
+    import gc
+    import weakref
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 256, 256), dtype=np.float32)                 # 33.5 MB
+    if layer == "conv":
+        w, b = rng.standard_normal((16, 16, 1, 1), dtype=np.float32), np.zeros(16, np.float32)
+        out, cache = fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": 0})
+    else:
+        out, cache = fl.spatial_batchnorm_forward_fast(x, np.ones(16), np.zeros(16), {"mode": "train"})
+    memory = out
+    while memory.base is not None:                   # the array that owns the output's memory
+        memory = memory.base
+    assert memory.nbytes >= x.nbytes
+    alive = weakref.ref(memory)
+    del out, cache, memory
+    gc.collect()
+    assert alive() is None, "the library still holds the memory of an output the caller dropped"
 
-    first = bn()
-    kept = first[1:3, ::2]                     # a view: enough to keep the memory in use
-    want = first.copy()
-    del first
-    second = bn()
-    assert not np.shares_memory(kept, second)
-    np.testing.assert_array_equal(kept, want[1:3, ::2])
-    address = second.__array_interface__["data"][0]
-    del second                                 # nothing refers to it now
-    third = bn()
-    assert third.__array_interface__["data"][0] == address
-    np.testing.assert_array_equal(third, want)
-    assert len(fl._RECYCLED) <= fl._RECYCLE_KEEP
 
+# ----------------------------------------------------------------------------------------------
+# non-finite numbers stay where they are
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("x_shape, w_shape, P", [
+    ((2, 8, 12, 10), (4, 8, 5, 5), 2),          # Fourier shapes
+    ((2, 16, 9, 16), (4, 16, 3, 3), 1),         # Winograd shapes
+    ((2, 16, 9, 18), (4, 16, 3, 3), 0),
+])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_one_nan_pixel_spoils_only_the_windows_that_read_it(x_shape, w_shape, P):
+    """As in the loop, only outputs whose window holds the NaN pixel are NaN (before, the Fourier
+    path turned every output of the image NaN: 480 of 960), and likewise backwards for an inf in dout."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    x[1, 3, 4, 5] = np.nan
+    assert fl.conv_algorithm(x_shape, w_shape, {"stride": 1, "pad": P}) in ("winograd", "fourier")
+    out, cache = fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": P})
+    want = conv_loop(x, w, b, 1, P)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    assert 0 < np.isnan(out).sum() < out.size / 4
 
-def test_output_recycling_keeps_a_bounded_number_of_buffers(monkeypatch):
-    monkeypatch.setattr(fl, "_RECYCLE_MIN_BYTES", 64)
-    monkeypatch.setattr(fl, "_RECYCLED", [])
-    held = [fl._output((4, 4 + i), np.float64) for i in range(2 * fl._RECYCLE_KEEP)]   # all in use
-    assert len(fl._RECYCLED) == fl._RECYCLE_KEEP
-    assert len({a.__array_interface__["data"][0] for a in held}) == len(held)       # all distinct
-    small = fl._output((2, 2), np.float64)                                          # below the threshold
-    assert small.base is None and len(fl._RECYCLED) == fl._RECYCLE_KEEP
-    del held
-    other = fl._output((3, 100), np.float32)         # a new size: evicts the oldest free buffer
-    assert len(fl._RECYCLED) == fl._RECYCLE_KEEP and other.shape == (3, 100) and other.dtype == np.float32
+    x[1, 3, 4, 5] = 0.0
+    out, cache = fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": P})
+    dout = rng.standard_normal(out.shape)
+    dout[0, 1, 2, 3] = np.inf
+    dx = fl.conv_backward_fast(dout, cache)[0]
+    want_dx = conv_backward_loop(dout, x, w, 1, P)[0]
+    np.testing.assert_array_equal(np.isfinite(dx), np.isfinite(want_dx))
+    assert np.isfinite(dx[1]).all() and not np.isfinite(dx[0]).all()

@@ -191,7 +191,7 @@ def test_progress_bar_writes_to_stdout(capsys):
     solver.train()
     captured = capsys.readouterr()
     assert captured.err == ""
-    assert "Epoch 2 / 2" in captured.out and "Iteration 3" in captured.out
+    assert "Epoch 2 / 2" in captured.out and "Step 3" in captured.out
 
 
 # ---------------------------------------------------------------- it learns
@@ -206,3 +206,78 @@ def test_overfits_50_digits(digits):
     assert solver.train_acc_history[-1] == 1.0
     pred = np.argmax(model.loss(X), axis=1)  # checked here, not by the Solver
     assert np.mean(pred == y) == 1.0
+
+
+# ---------------------------------------------------------------- callback, last weights, divergence
+def test_callback_runs_after_every_step_before_the_accuracy_check():
+    seen = []
+    model = LinearModel()
+
+    def callback(solver):
+        seen.append((len(solver.loss_history), solver.epoch, len(solver.val_acc_history)))
+
+    Solver(model, toy_data(), batch_size=20, num_epochs=2, callback=callback, **QUIET).train()
+    # 3 steps per epoch; during epoch e the accuracy list holds e + 1 entries (the untrained model first)
+    assert seen == [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 1, 2), (5, 1, 2), (6, 1, 2)]
+    with pytest.raises(TypeError, match="callback"):
+        Solver(model, toy_data(), callback="print", **QUIET)
+
+
+def test_keep_best_false_keeps_the_last_parameters():
+    model = LinearModel()
+    last = {}
+    solver = Solver(model, toy_data(), optim_config={"learning_rate": 0.5}, batch_size=20, num_epochs=5,
+                    keep_best=False, callback=lambda s: last.update({k: v.copy() for k, v in s.model.params.items()}),
+                    **QUIET)
+    solver.train()
+    assert all(np.array_equal(model.params[k], last[k]) for k in last)
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error():
+    """Before, the Solver ran to the end on NaN losses and kept NaN weights."""
+    class Diverging(LinearModel):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            if y is not None and self.calls_left == 0:
+                return np.nan, out[1]
+            self.calls_left -= y is not None
+            return out
+
+    model = Diverging()
+    model.calls_left = 4
+    solver = Solver(model, toy_data(), optim_config={"learning_rate": 0.1}, batch_size=20, num_epochs=3, **QUIET)
+    before = None
+
+    def remember(s):
+        nonlocal before
+        before = {k: v.copy() for k, v in s.model.params.items()}
+
+    solver.callback = remember
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 5 \(epoch 2\).*learning rate"):
+        solver.train()
+    assert len(solver.loss_history) == 4
+    assert all(np.array_equal(model.params[k], before[k]) for k in before)    # the bad step was not applied
+
+
+def test_record_accuracy_false_needs_no_validation_data_and_never_runs_test_mode():
+    model = LinearModel()
+    data = toy_data()
+    solver = Solver(model, {"X_train": data["X_train"], "y_train": data["y_train"]}, batch_size=20, num_epochs=2,
+                    record_accuracy=False, **QUIET)
+    solver.train()
+    assert len(solver.loss_history) == 6 and model.test_calls == 0
+    assert solver.train_acc_history == solver.val_acc_history == []
+    with pytest.raises(ValueError, match="X_val"):
+        Solver(model, {"X_train": data["X_train"], "y_train": data["y_train"]}, **QUIET)
+
+
+def test_non_finite_gradient_stops_training_too():
+    class BadGradient(LinearModel):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            if y is None:
+                return out
+            return out[0], {**out[1], "b": np.full(2, np.inf)}
+
+    with pytest.raises(FloatingPointError, match="gradient of 'b'"):
+        Solver(BadGradient(), toy_data(), batch_size=20, num_epochs=1, **QUIET).train()

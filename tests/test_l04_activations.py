@@ -1,4 +1,4 @@
-"""The measurements behind lecture 4 (cs231n_lib.activation_demos) and its three figure helpers.
+"""The measurements behind lecture 4 (cs231n_lib.lectures.l04_activations) and its three figure helpers.
 
 Oracles: centred finite differences (gradients of the MLP and of the 2-D loss), scipy quadrature
 (Gaussian means and average slopes), units made dead or alive by hand, loops written out here and
@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import integrate, stats  # noqa: E402
 
-from cs231n_lib import activation_demos as demos, layers, plot  # noqa: E402
+from cs231n_lib import layers, plot  # noqa: E402
+from cs231n_lib.lectures import l04_activations as demos  # noqa: E402
 from cs231n_lib.data import make_blobs, make_spirals  # noqa: E402
 from cs231n_lib.gradcheck import numerical_gradient, rel_error  # noqa: E402
 
@@ -145,11 +146,11 @@ def test_dead_unit_fractions_counts_every_layer():
 def test_train_learns_and_stops_at_the_target():
     X, y = make_blobs(3, 50, seed=0)
     model = demos.MLP(2, [20], 3, "relu", seed=0)
-    hist = demos.train(model, X, y, lr=0.1, num_iters=200, record_every=10)
+    hist = demos.train(model, X, y, lr=0.1, num_steps=200, record_every=10)
     assert len(hist["loss_history"]) == 200 and hist["loss_history"][-1] < 0.5 * hist["loss_history"][0]
     assert list(hist["acc_iters"]) == list(range(0, 201, 10)) and hist["acc_history"][-1] > 0.9
     assert hist["stopped_at"] is None
-    early = demos.train(demos.MLP(2, [20], 3, "relu", seed=0), X, y, lr=0.1, num_iters=200, record_every=5,
+    early = demos.train(demos.MLP(2, [20], 3, "relu", seed=0), X, y, lr=0.1, num_steps=200, record_every=5,
                         target_accuracy=0.8)
     assert early["acc_history"][-1] >= 0.8 and early["acc_history"][:-1].max() < 0.8
     assert len(early["loss_history"]) == early["acc_iters"][-1]
@@ -164,17 +165,17 @@ def test_iterations_to_reach():
 
 def test_dead_unit_experiment_with_a_hopeless_bias():
     X, y = make_spirals(3, 30, seed=0)
-    relu = demos.dead_unit_experiment("relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_iters=50, seeds=(0, 1))
+    relu = demos.dead_unit_experiment("relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_steps=50, seeds=(0, 1))
     assert relu["never_active_before"] == relu["no_gradient"] == 1.0 and len(relu["runs"]) == 2
     assert abs(relu["accuracy"] - 1 / 3) < 1e-12          # a constant prediction: one class of three
-    leaky = demos.dead_unit_experiment("leaky_relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_iters=50)
+    leaky = demos.dead_unit_experiment("leaky_relu", X, y, hidden_dims=(20,), bias_init=-5.0, num_steps=50)
     assert leaky["no_gradient"] == 0.0
 
 
 def test_iterations_race():
     X, y = make_blobs(3, 30, seed=0)
     race = demos.iterations_race(["relu", "tanh"], X, y, [0.1, 1.0], hidden_dims=(10,), target=0.9,
-                                 max_iters=100, seeds=(0,), record_every=5)
+                                 max_steps=100, seeds=(0,), record_every=5)
     assert set(race) == {"relu", "tanh"} and race["relu"].shape == (2,)
     assert all(v % 5 == 0 and 0 <= v <= 100 for row in race.values() for v in row)
     assert race["relu"][1] <= race["relu"][0]              # a larger step size gets there sooner here
@@ -262,8 +263,8 @@ def test_fit_prelu_slope_learns_the_teachers_slope(alpha_true):
     assert fit["loss"][-1] < 1e-4 * fit["loss"][0] and fit["w_error"] < 0.05
 
 
-def test_time_call():
-    assert demos.time_call(time.sleep, 0.01, repeat=2) >= 0.01
+def test_best_time():
+    assert demos.best_time(time.sleep, 0.01, repeat=2) >= 0.01
 
 
 def test_parameter_counts():
@@ -287,29 +288,29 @@ def test_activation_history():
 def test_activation_grid():
     xs = np.linspace(-3, 3, 50)
     funcs = {name: layers.ACTIVATIONS[name] for name in ("sigmoid", "tanh", "relu", "leaky_relu", "elu")}
-    fig = plot.activation_grid(xs, funcs, ncols=3, suptitle="x")
+    fig = demos.activation_grid(xs, funcs, ncols=3, suptitle="x")
     assert len(fig.axes) == 5 and fig.axes[0].get_title() == "sigmoid"
     with pytest.raises(ValueError):
-        plot.activation_grid(xs, {})
+        demos.activation_grid(xs, {})
 
 
 def test_step_directions():
     paths = {"a": np.array([[0, 0], [1, 1], [0, 0.5]]), "b": np.array([[0, 0], [1, -1]])}
-    ax = plot.step_directions(paths)
+    ax = demos.step_directions(paths)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
     with pytest.raises(ValueError, match="'b'"):
-        plot.step_directions({"b": np.zeros((3, 3))})
+        demos.step_directions({"b": np.zeros((3, 3))})
 
 
 def test_unit_boundaries():
     X, y = make_spirals(3, 10, seed=0)
     w, b = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]), np.array([0.0, -5.0, 0.3])
-    ax = plot.unit_boundaries(X, y, w, b, dead=[False, True, False], title="t")
+    ax = demos.unit_boundaries(X, y, w, b, dead=[False, True, False], title="t")
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts == ["alive units (2)", "dead units (1)"]
     assert len(ax.lines) == 3
     with pytest.raises(ValueError, match="w \\(2, M\\)"):
-        plot.unit_boundaries(X, y, w.T, b)
+        demos.unit_boundaries(X, y, w.T, b)
 
 
 def test_bar_chart_and_loss_surface_take_colours_to_match_other_panels():

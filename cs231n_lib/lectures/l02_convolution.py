@@ -11,6 +11,8 @@ Layouts: images and volumes in arrays are (N, C, H, W) / (C, H, W) as in the lib
 """
 from __future__ import annotations
 
+import numbers
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Polygon, Rectangle
@@ -40,6 +42,8 @@ def output_size_text(W: int, F: int, S: int = 1, P: int = 0, D: int = 1) -> tupl
     W=7, F=3, S=2, P=0 -> (3, "(7 - 3 + 2*0)/2 + 1 = 3"). Uses shapes.conv_output_size, so the
     verdict is exactly the library's.
     """
+    if isinstance(S, bool) or not isinstance(S, numbers.Integral) or S < 1:
+        raise ValueError(f"stride S must be a whole number >= 1, got {S!r}")
     F_eff = effective_size(F, D)
     lhs = f"({W} - {F_eff} + 2*{P})/{S} + 1"
     try:

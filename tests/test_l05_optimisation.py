@@ -1,4 +1,4 @@
-"""The measurements behind lecture 5 (cs231n_lib.optim_demos) and its two figure helpers.
+"""The measurements behind lecture 5 (cs231n_lib.lectures.l05_optimisation) and its two figure helpers.
 
 Oracles: closed forms (gradient descent on a quadratic, least squares by np.linalg.lstsq, the 2 x 2
 random-matrix probability (2 - sqrt 2) / 4, the sampling-without-replacement variance formula),
@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cs231n_lib import optim, optim_demos as demos, plot  # noqa: E402
+from cs231n_lib import optim, plot  # noqa: E402
+from cs231n_lib.lectures import l05_optimisation as demos  # noqa: E402
 from cs231n_lib.data import SURFACES  # noqa: E402
 
 RAVINE = SURFACES["ravine"]
@@ -240,7 +241,7 @@ def test_curves():
 
 def test_trajectory_grid():
     p = optim.run_optimizer("sgd", RAVINE.grad, RAVINE.start, 10, {"learning_rate": 0.3})
-    fig = plot.trajectory_grid(RAVINE, [[p, p, p], [p, p[:3], p]], ["sgd", "adam"], ["a", "b", "c"],
+    fig = demos.trajectory_grid(RAVINE, [[p, p, p], [p, p[:3], p]], ["sgd", "adam"], ["a", "b", "c"],
                                notes=[["x", None, "z"], [None, None, "w"]], suptitle="grid")
     assert len(fig.axes) == 6
     assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
@@ -250,5 +251,5 @@ def test_trajectory_grid():
     path_line = fig.axes[4].get_lines()[1]                             # after the minimum's star
     np.testing.assert_allclose(path_line.get_xdata(), p[:3, 0])
     with pytest.raises(ValueError, match="nested"):
-        plot.trajectory_grid(RAVINE, [[p]], ["sgd", "adam"], ["a"])
+        demos.trajectory_grid(RAVINE, [[p]], ["sgd", "adam"], ["a"])
     fig.canvas.draw()

@@ -21,23 +21,29 @@ with them, so the notebook shows results rather than bookkeeping:
 """
 from __future__ import annotations
 
-import contextlib
-import time
+import math
 from dataclasses import dataclass
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
-from . import layers
-from .data import Surface
-from .optim import sgd_momentum
-from .shapes import check_array
+from cs231n_lib import layers
+from cs231n_lib._threads import one_blas_thread
+from cs231n_lib.data import Surface
+from cs231n_lib.lectures import best_time
+from cs231n_lib.optim import sgd_momentum
+from cs231n_lib.plot import COLORS, MUTED, _new_ax, function_and_gradient
+from cs231n_lib.shapes import check_array
 
 __all__ = [
     "HIDDEN_ACTIVATIONS", "MLP", "layer_gradient_norms", "unit_activity", "dead_unit_fractions",
     "train", "iterations_to_reach", "dead_unit_experiment", "iterations_race", "mean_slope",
     "gaussian_output_mean", "same_sign_fraction", "LinearRegression2D", "sgd_path",
-    "step_quadrants", "fit_prelu_slope", "time_call", "affine_params", "maxout_params",
+    "step_quadrants", "fit_prelu_slope", "best_time", "affine_params", "maxout_params",
     "Milestone", "ACTIVATION_HISTORY", "ALEXNET_RELU_CLAIM",
+    "activation_grid", "step_directions", "unit_boundaries",  # figures
 ]
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout")
@@ -220,19 +226,9 @@ class MLP:
 
 
 # ----------------------------------------------------------------------------- measurements
-def _one_blas_thread():
-    """Run BLAS on one thread: these matrices are small (300 x 100), so threads cost more than they
-    save, and on a busy machine far more (a second of work becomes a minute of spin-waiting)."""
-    try:
-        from threadpoolctl import threadpool_limits   # ships with scikit-learn
-    except ImportError:                                # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def layer_gradient_norms(model, X, y):
     """||dL/dW_l|| (Frobenius) for every layer l = 1 .. L+1 of an MLP, input side first. Returns (L+1,)."""
-    with _one_blas_thread():
+    with one_blas_thread():
         _, grads = model.loss(X, y)
     return np.array([np.linalg.norm(grads[f"W{i}"]) for i in range(1, model.num_hidden + 2)])
 
@@ -277,7 +273,7 @@ def dead_unit_fractions(model, X):
     return {"never_active": never / units, "no_gradient": stuck / units, "units": units}
 
 
-def train(model, X, y, lr, num_iters, batch_size=None, momentum=0.9, record_every=10, seed=0,
+def train(model, X, y, lr, num_steps, batch_size=None, momentum=0.9, record_every=10, seed=0,
           target_accuracy=None):
     """Train with SGD + momentum; record the training loss every step and the accuracy on all of X.
 
@@ -286,21 +282,23 @@ def train(model, X, y, lr, num_iters, batch_size=None, momentum=0.9, record_ever
     (if given), or, with stopped_at set, when the loss stops being finite.
     Returns {'loss_history': (T,), 'acc_iters': (R,), 'acc_history': (R,), 'stopped_at': int | None}.
     """
-    with _one_blas_thread():
-        return _train(model, X, y, lr, num_iters, batch_size, momentum, record_every, seed, target_accuracy)
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} examples and y {len(y)}: need the same number, at least one")
+    with one_blas_thread():
+        return _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy)
 
 
-def _train(model, X, y, lr, num_iters, batch_size, momentum, record_every, seed, target_accuracy):
+def _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy):
     rng = np.random.default_rng(seed)
     configs = {name: {"learning_rate": lr, "momentum": momentum} for name in model.params}
     losses, acc_iters, accs, stopped = [], [], [], None
-    for t in range(num_iters + 1):
+    for t in range(num_steps + 1):
         if t % record_every == 0:
             acc_iters.append(t)
             accs.append(model.accuracy(X, y))
             if target_accuracy is not None and accs[-1] >= target_accuracy:
                 break
-        if t == num_iters:
+        if t == num_steps:
             break
         idx = slice(None) if batch_size is None else rng.choice(len(X), batch_size, replace=False)
         loss, grads = model.loss(X[idx], y[idx])
@@ -324,7 +322,7 @@ def iterations_to_reach(iters, values, target, below=False):
     return int(np.asarray(iters)[hit[0]]) if len(hit) else None
 
 
-def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr=1.0, num_iters=1000,
+def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr=1.0, num_steps=1000,
                          batch_size=30, momentum=0.0, seeds=(0, 1, 2), weight_scale="xavier"):
     """Train one MLP per seed and count its dead units before and after, averaged over the seeds.
 
@@ -336,10 +334,10 @@ def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr
     for seed in seeds:
         model = MLP(X.shape[1], hidden_dims, int(y.max()) + 1, activation, weight_scale=weight_scale,
                     bias_init=bias_init, seed=seed)
-        with _one_blas_thread():
+        with one_blas_thread():
             before = dead_unit_fractions(model, X)["never_active"]
-            train(model, X, y, lr, num_iters, batch_size=batch_size, momentum=momentum,
-                  record_every=num_iters, seed=seed)
+            train(model, X, y, lr, num_steps, batch_size=batch_size, momentum=momentum,
+                  record_every=num_steps, seed=seed)
             after = dead_unit_fractions(model, X)
             accuracy = model.accuracy(X, y)
         runs.append({"never_active_before": before, "never_active": after["never_active"],
@@ -349,12 +347,12 @@ def dead_unit_experiment(activation, X, y, hidden_dims=(100,), bias_init=0.0, lr
     return summary
 
 
-def iterations_race(activations, X, y, lrs, hidden_dims=(100, 100, 100), target=0.9, max_iters=600,
+def iterations_race(activations, X, y, lrs, hidden_dims=(100, 100, 100), target=0.9, max_steps=600,
                     seeds=(0, 1, 2), weight_scale="xavier", momentum=0.0, record_every=5):
     """Iterations (full-batch steps) each activation needs to reach `target` training accuracy.
 
     Every activation starts from the same init scheme and runs at every learning rate in lrs, one run
-    per seed; a run that never gets there counts as max_iters (so the mean is a lower bound).
+    per seed; a run that never gets there counts as max_steps (so the mean is a lower bound).
     Returns {activation: (len(lrs),) mean iterations over the seeds}.
     """
     table = {}
@@ -364,10 +362,10 @@ def iterations_race(activations, X, y, lrs, hidden_dims=(100, 100, 100), target=
             counts = []
             for seed in seeds:
                 model = MLP(X.shape[1], hidden_dims, int(y.max()) + 1, act, weight_scale=weight_scale, seed=seed)
-                hist = train(model, X, y, lr, max_iters, momentum=momentum, record_every=record_every,
+                hist = train(model, X, y, lr, max_steps, momentum=momentum, record_every=record_every,
                              seed=seed, target_accuracy=target)
                 hit = iterations_to_reach(hist["acc_iters"], hist["acc_history"], target)
-                counts.append(max_iters if hit is None else hit)
+                counts.append(max_steps if hit is None else hit)
             row.append(float(np.mean(counts)))
         table[act] = np.array(row)
     return table
@@ -503,12 +501,102 @@ def fit_prelu_slope(alpha_true=0.3, alpha0=0.0, N=500, D=5, lr=0.2, num_steps=20
             "w_error": float(np.abs(w - w_true).max())}
 
 
-# ----------------------------------------------------------------------------- timing
-def time_call(fn, *args, repeat=7):
-    """Best-of-`repeat` wall-clock seconds of fn(*args) (the minimum is the least disturbed run)."""
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return best
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def activation_grid(x, functions, ncols=4, ylim=(-1.6, 3.2), suptitle=None):
+    """Every activation with its gradient, one small panel each (function_and_gradient in a grid).
+
+    x: (N,) points;  functions: {name: (f, df)} callables on arrays, or their values (N,) each;
+    ylim: one shared value range, so slopes can be compared across panels (None: each its own).
+    Returns the figure, with exactly len(functions) axes.
+    """
+    if not functions:
+        raise ValueError("activation_grid needs at least one function")
+    n = len(functions)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(3.3 * ncols, 2.7 * nrows + 0.4 * bool(suptitle)))
+    for ax, (name, (f, df)) in zip(axes.flat, functions.items()):
+        function_and_gradient(x, f, df, name, ax=ax)
+        ax.legend(loc="upper left", fontsize=8)
+        if ylim is not None:
+            ax.set_ylim(ylim)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+def step_directions(paths, ax=None, title=None):
+    """The direction of every step of some 2-D paths, drawn as unit arrows from the origin.
+
+    paths: {name: (T, 2)} weight trajectories. Quadrants I and III (both components of a step with
+    the same sign) are shaded: a neuron whose inputs are all positive can only step there.
+    Returns the axes.
+    """
+    paths = {name: np.asarray(path, dtype=np.float64) for name, path in paths.items()}
+    for name, path in paths.items():
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"path {name!r} must have shape (T, 2), got {path.shape}")
+    ax = _new_ax(ax, figsize=(4.2, 4.2))
+    for quadrant in ((0, 0), (-1.25, -1.25)):
+        ax.add_patch(mpl.patches.Rectangle(quadrant, 1.25, 1.25, fc="#EEF2F7", ec="none", zorder=0))
+    ax.text(1.2, 1.2, "both +", ha="right", va="top", fontsize=9, color="#555555")
+    ax.text(-1.2, -1.2, "both \u2212", ha="left", va="bottom", fontsize=9, color="#555555")
+    for i, (name, path) in enumerate(paths.items()):
+        steps = np.diff(path, axis=0)
+        norms = np.linalg.norm(steps, axis=1)
+        unit = steps[norms > 0] / norms[norms > 0, None]        # (S, 2)
+        color = COLORS[i % len(COLORS)]
+        for k, (dx, dy) in enumerate(unit):
+            ax.plot([0, dx], [0, dy], color=color, lw=1.2, alpha=0.7, label=name if k == 0 else None)
+            ax.plot(dx, dy, "o", color=color, ms=3)
+    ax.axhline(0, color=MUTED, lw=0.8)
+    ax.axvline(0, color=MUTED, lw=0.8)
+    ax.set_xlim(-1.25, 1.25)
+    ax.set_ylim(-1.25, 1.25)
+    ax.set_aspect("equal")
+    ax.set(xlabel="step in $w_1$ (direction)", ylabel="step in $w_2$ (direction)")
+    ax.set_title(title if title is not None else "direction of each update")
+    ax.legend(loc="lower right", fontsize=8.5)
+    return ax
+
+
+def unit_boundaries(X, y, w, b, dead=None, ax=None, title=None, lim=1.25):
+    """2-D data and the line w_j . x + b_j = 0 of every first-layer unit; dead units drawn apart.
+
+    X (N, 2), y (N,) classes;  w (2, M), b (M,) the first layer;  dead (M,) bool (None: all alive).
+    A ReLU unit is active on the side where w_j . x + b_j > 0; a dead unit's line misses the data,
+    with every point on its inactive side. Returns the axes.
+    """
+    X, w, b = np.asarray(X, dtype=np.float64), np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2 or w.shape[0] != 2 or w.shape[1:] != b.shape:
+        raise ValueError(f"need X (N, 2), w (2, M), b (M,); got X {X.shape}, w {w.shape}, b {b.shape}")
+    dead = np.zeros(b.shape, bool) if dead is None else np.asarray(dead, bool)
+    ax = _new_ax(ax, figsize=(4.6, 4.4))
+    t = np.linspace(-3 * lim, 3 * lim, 2)
+    for j in np.argsort(dead):                                   # alive first, dead on top
+        wj, bj = w[:, j], b[j]
+        norm = np.hypot(*wj)
+        if norm == 0:
+            continue
+        p0 = -bj * wj / norm ** 2                                # closest point of the line to the origin
+        d = np.array([-wj[1], wj[0]]) / norm                     # direction along the line
+        style = dict(color=COLORS[1], lw=1.1, ls="--") if dead[j] else dict(color=MUTED, lw=0.7)
+        ax.plot(p0[0] + t * d[0], p0[1] + t * d[1], zorder=1, **style)
+    for k in np.unique(y):
+        ax.scatter(*X[y == k].T, s=9, color=COLORS[[0, 2, 3, 4, 5][int(k) % 5]], zorder=3)
+    handles = [Line2D([], [], color=MUTED, lw=1, label=f"alive units ({int((~dead).sum())})"),
+               Line2D([], [], color=COLORS[1], lw=1.1, ls="--", label=f"dead units ({int(dead.sum())})")]
+    ax.legend(handles=handles, loc="upper right", fontsize=8.5, framealpha=0.9, frameon=True)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,4 +1,4 @@
-"""cs231n_lib.regularisation_demos and the lecture-6 plot helpers, against oracles written here:
+"""cs231n_lib.lectures.l06_regularisation and its figures, against oracles written here:
 centred finite differences, loops, scipy's softmax and Monte-Carlo expectations."""
 import matplotlib
 
@@ -9,8 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.special import softmax as scipy_softmax  # noqa: E402
 
-from cs231n_lib import fast_layers, plot  # noqa: E402
-from cs231n_lib import regularisation_demos as demos  # noqa: E402
+from cs231n_lib import fast_layers  # noqa: E402
+from cs231n_lib.lectures import l06_regularisation as demos  # noqa: E402
 from cs231n_lib.models import PatternNet  # noqa: E402
 
 
@@ -197,16 +197,16 @@ def test_case_studies():
 # ----------------------------------------------------------------------------- plot helpers
 def test_dropout_network_draws_crosses_for_dropped_units():
     keep = [np.ones(3, bool), np.array([True, False, True, False]), np.ones(2, bool)]
-    ax = plot.dropout_network((3, 4, 2), keep)
+    ax = demos.dropout_network((3, 4, 2), keep)
     points = sum(len(c.get_offsets()) for c in ax.collections)
     assert points == 3 + (2 + 2 * 2) + 2            # a dropped unit is a hollow circle plus an x
     assert len(ax.lines) == 3 * 2 + 2 * 2           # only kept units are connected
     with pytest.raises(ValueError, match="one boolean per unit"):
-        plot.dropout_network((3, 4), [np.ones(3, bool)])
+        demos.dropout_network((3, 4), [np.ones(3, bool)])
 
 
 def test_weight_histograms_titles_count_zeros():
-    fig = plot.weight_histograms({"a": np.array([0.0, 0.0, 1.0, -1.0]), "b": np.ones(4)})
+    fig = demos.weight_histograms({"a": np.array([0.0, 0.0, 1.0, -1.0]), "b": np.ones(4)})
     titles = [ax.get_title() for ax in fig.axes]
     assert "50% zero" in titles[0] and "0% zero" in titles[1]
 
@@ -214,13 +214,13 @@ def test_weight_histograms_titles_count_zeros():
 def test_generalisation_curves_panels():
     h = {"train_loss_history": [1, 0.5], "val_loss_history": [1, 0.7],
          "train_acc_history": [0.1, 0.9], "val_acc_history": [0.1, 0.8]}
-    fig = plot.generalisation_curves({"run": h, "other": h})
+    fig = demos.generalisation_curves({"run": h, "other": h})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
     acc_only = {"train_acc_history": [0.1, 0.9], "val_acc_history": [0.1, 0.8]}
-    assert len(plot.generalisation_curves({"x": acc_only}).axes) == 1
+    assert len(demos.generalisation_curves({"x": acc_only}).axes) == 1
 
 
 def test_strip_plot():
-    ax = plot.strip_plot({"a": np.arange(5.0), "b": np.ones(3)}, marks={"a": 2.0})
+    ax = demos.strip_plot({"a": np.arange(5.0), "b": np.ones(3)}, marks={"a": 2.0})
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     assert len(ax.collections) == 2 and len(ax.lines) == 1

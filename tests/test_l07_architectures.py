@@ -1,5 +1,5 @@
-"""cs231n_lib.resnet_demo: the plain / residual DeepMLP against a forward pass written out here and
-against finite differences, and the figures lecture 7 appends to cs231n_lib.plot."""
+"""cs231n_lib.lectures.l07_architectures: the plain / residual DeepMLP against a forward pass written out here and
+against finite differences, and and the figures of lecture 7."""
 
 import matplotlib
 
@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cs231n_lib import plot  # noqa: E402
+from cs231n_lib.lectures import l07_architectures as l07  # noqa: E402
 from cs231n_lib.architectures import Conv, Input, analyze, inception_cost, receptive_field  # noqa: E402
 from cs231n_lib.gradcheck import numerical_gradient, rel_error  # noqa: E402
-from cs231n_lib.resnet_demo import RESNET_2015_TRACKS, DeepMLP, gradient_norms  # noqa: E402
+from cs231n_lib.lectures.l07_architectures import RESNET_2015_TRACKS, DeepMLP, gradient_norms  # noqa: E402
 from cs231n_lib.solver import Solver  # noqa: E402
 
 
@@ -141,24 +141,24 @@ def test_tracks():
                                               ([5, 3, 3], [1, 2, 1])])
 def test_cone_width_is_the_receptive_field(kernels, strides):
     S = strides or [1] * len(kernels)
-    cone = plot._rf_cone(kernels, S, top=20)
+    cone = l07._rf_cone(kernels, S, top=20)
     assert len(cone) == len(kernels) + 1 and cone[-1] == [20]
     expected = receptive_field([(F, s) for F, s in zip(kernels, S)])
     assert cone[0][-1] - cone[0][0] + 1 == len(cone[0]) == expected
 
 
 def test_receptive_field_cone_draws_and_labels():
-    ax = plot.receptive_field_cone([3, 3, 3], title="three")
+    ax = l07.receptive_field_cone([3, 3, 3], title="three")
     texts = [t.get_text() for t in ax.texts]
     assert ["sees 3 inputs", "sees 5 inputs", "sees 7 inputs"] == [t for t in texts if t.startswith("sees")]
     assert ax.get_title() == "three"
     with pytest.raises(ValueError, match="odd kernel sizes"):
-        plot.receptive_field_cone([4])
+        l07.receptive_field_cone([4])
 
 
 def test_inception_module_boxes_come_from_the_rows():
     analysis = inception_cost(28, 28, 256, 128, 64, 192, 64, 96, 64)
-    ax = plot.inception_module(analysis, (28, 28, 256))
+    ax = l07.inception_module(analysis, (28, 28, 256))
     texts = " | ".join(t.get_text() for t in ax.texts)
     boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
     assert len(boxes) == len(analysis.rows[0].children) + 2 == 9       # the layers, the input, the concatenation
@@ -166,20 +166,20 @@ def test_inception_module_boxes_come_from_the_rows():
     for child in analysis.rows[0].children:
         assert child.desc in texts
     with pytest.raises(ValueError, match="Inception"):
-        plot.inception_module(analyze([Input(8, 8, 3), Conv(4, 3, 1, 1)], count_input=False), (8, 8, 3))
+        l07.inception_module(analyze([Input(8, 8, 3), Conv(4, 3, 1, 1)], count_input=False), (8, 8, 3))
 
 
 def test_residual_block_labels():
-    res = plot.residual_block(residual=True)
-    plain = plot.residual_block(residual=False)
+    res = l07.residual_block(residual=True)
+    plain = l07.residual_block(residual=False)
     assert "F(x) + x" in [t.get_text() for t in res.texts] and "H(x)" not in [t.get_text() for t in res.texts]
     assert "H(x)" in [t.get_text() for t in plain.texts]
     assert res.get_title() == "residual block" and plain.get_title() == "plain block"
 
 
 def test_per_layer_lines():
-    ax = plot.per_layer_lines({"a": [1.0, 2.0, 4.0], "b": [3.0, 2.0]}, log=True, ylabel="norm")
+    ax = l07.per_layer_lines({"a": [1.0, 2.0, 4.0], "b": [3.0, 2.0]}, log=True, ylabel="norm")
     assert len(ax.lines) == 2 and ax.get_yscale() == "log" and ax.get_ylabel() == "norm"
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
     with pytest.raises(ValueError, match="1-D"):
-        plot.per_layer_lines({"a": np.ones((2, 2))})
+        l07.per_layer_lines({"a": np.ones((2, 2))})

@@ -1,10 +1,10 @@
-"""cs231n_lib.augment against independent oracles: NumPy's flips, rot90 and roll, slicing,
+"""cs231n_lib.lectures.l06_regularisation (augmentation) against independent oracles: NumPy's flips, rot90 and roll, slicing,
 scipy.ndimage's bilinear affine_transform, and colour formulas written out here."""
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from cs231n_lib import augment
+from cs231n_lib.lectures import l06_regularisation as augment
 
 
 @pytest.fixture

@@ -15,18 +15,22 @@ experiments the lecture runs on them, so the notebook shows results rather than 
 """
 from __future__ import annotations
 
-import contextlib
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from .data import get_surface
-from .optim import RULES, run_optimizer
-from .shapes import check_array
+from cs231n_lib._threads import one_blas_thread
+from cs231n_lib.data import get_surface
+from cs231n_lib.optim import RULES, run_optimizer
+from cs231n_lib.plot import COLORS, INK, loss_surface
+from cs231n_lib.shapes import check_array
+from cs231n_lib.solver import Solver
 
 __all__ = [
     "convergence_step", "convergence_table", "format_rows", "steps_near", "best_learning_rate",
     "effective_learning_rates", "with_schedule", "hessian_sign_fractions", "minibatch_gradient_noise",
     "full_loss", "train_epochs", "minimize_full_batch",
+    "trajectory_grid",  # figures
 ]
 
 
@@ -40,16 +44,6 @@ def _rule(rule):
             raise ValueError(f"unknown update rule {rule!r}; choose from {sorted(RULES)}")
         return RULES[rule]
     return rule
-
-
-def _one_blas_thread():
-    """Run NumPy's BLAS on one thread: the matrices here are tiny (64 x 10), so threads cost more
-    than they save, and on a busy machine far more (seconds become minutes)."""
-    try:
-        from threadpoolctl import threadpool_limits   # ships with scikit-learn
-    except ImportError:                                # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- convergence on a surface
@@ -94,6 +88,11 @@ def format_rows(rows, columns, formats=None):
     formats: {column: format string or callable}; None values print as 'never'. Returns the string.
     """
     formats = formats or {}
+    if not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be dicts {{column: value}}, got {[type(r).__name__ for r in rows][:3]}")
+    missing = sorted({c for r in rows for c in columns if c not in r})
+    if missing:
+        raise ValueError(f"rows lack the columns {missing}")
 
     def cell(row, col):
         value = row[col]
@@ -229,7 +228,7 @@ def minibatch_gradient_noise(model, X, y, batch_sizes, num_batches=20, rng=None)
         if not 1 <= B <= N:
             raise ValueError(f"batch size {B} must be between 1 and N = {N}")
     errors = []
-    with _one_blas_thread():
+    with one_blas_thread():
         g = _flat_grads(model, X, y)
         norm = np.linalg.norm(g)
         for B in batch_sizes:
@@ -249,49 +248,48 @@ def train_epochs(model, X, y, update_rule="sgd", optim_config=None, num_epochs=1
                  lr_schedule=None, seed=0):
     """Mini-batch training that records the FULL training loss after every epoch (for comparing optimisers).
 
-    solver.Solver is the course's full training loop (accuracies, best parameters, progress bar);
-    this one is the bare minimum an optimisation experiment needs: the loss the optimiser is
-    minimising, measured on the whole training set, so curves are not blurred by mini-batch noise.
+    The Solver does the training (record_accuracy=False: the loss the optimiser is minimising,
+    measured on the whole training set, is what matters here, so curves are not blurred by
+    mini-batch noise); a callback records it at the end of every epoch and moves the learning rate.
     model: params dict + loss(X, y) -> (loss, grads), updated in place;  X (N, ...), y (N,);
     update_rule: a name in optim.RULES or a rule;  optim_config: its hyperparameters;
     lr_schedule: None or a callable epoch -> lr, called before every step with the fractional epoch
     (e.g. 2.5 halfway through the third), so smooth schedules decay smoothly; stepwise ones still step.
-    A run whose loss stops being finite ends early (the learning rate was too high).
+    A run whose loss or gradient stops being finite ends early (the learning rate was too high).
     Returns {'loss_history': per-step mini-batch losses, 'epoch_loss': (num_epochs + 1,) full training
     loss at the start and after each epoch (nan after a divergence), 'lr_history': lr of each step}.
     """
-    with _one_blas_thread():
-        return _train_epochs(model, X, y, _rule(update_rule), optim_config, num_epochs, batch_size,
-                             lr_schedule, seed)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} examples and y {len(y)}: need the same number, at least one")
+    steps_per_epoch = max(len(X) // batch_size, 1)
+    config = dict(optim_config or {})
+    if lr_schedule is not None:
+        config["learning_rate"] = float(lr_schedule(0.0))
+    epoch_loss, lr_history = [full_loss(model, X, y)], []
 
+    def after_step(solver):
+        lr_history.append(next(iter(solver.optim_configs.values())).get("learning_rate", np.nan))
+        epoch, i = divmod(len(solver.loss_history), steps_per_epoch)
+        if i == 0:
+            loss = full_loss(model, X, y)
+            epoch_loss.append(loss if np.isfinite(loss) else np.nan)
+        if lr_schedule is not None and epoch < num_epochs:   # the learning rate of the next step
+            lr = float(lr_schedule(epoch + i / steps_per_epoch))
+            for c in solver.optim_configs.values():
+                c["learning_rate"] = lr
 
-def _train_epochs(model, X, y, rule, optim_config, num_epochs, batch_size, lr_schedule, seed):
-    rng = np.random.default_rng(seed)
-    N = len(X)
-    steps_per_epoch = max(N // batch_size, 1)
-    configs = {k: dict(optim_config or {}) for k in model.params}
-    out = {"loss_history": [], "epoch_loss": [full_loss(model, X, y)], "lr_history": []}
-    for epoch in range(num_epochs):
-        order = rng.permutation(N)
-        for i in range(steps_per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            with np.errstate(over="ignore", invalid="ignore"):     # a diverging run is detected below
-                loss, grads = model.loss(X[idx], y[idx])
-            if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
-                out["epoch_loss"] += [np.nan] * (num_epochs + 1 - len(out["epoch_loss"]))
-                return {k: np.array(v) for k, v in out.items()}
-            if lr_schedule is not None:
-                lr = float(lr_schedule(epoch + i / steps_per_epoch))
-                for config in configs.values():
-                    config["learning_rate"] = lr
-            for k, w in model.params.items():
-                model.params[k], configs[k] = rule(w, grads[k], configs[k])
-            out["loss_history"].append(loss)
-            out["lr_history"].append(next(iter(configs.values())).get("learning_rate", np.nan))
-        with np.errstate(over="ignore", invalid="ignore"):
-            epoch_loss = full_loss(model, X, y)
-        out["epoch_loss"].append(epoch_loss if np.isfinite(epoch_loss) else np.nan)
-    return {k: np.array(v) for k, v in out.items()}
+    solver = Solver(model, {"X_train": X, "y_train": y}, update_rule=update_rule, optim_config=config,
+                    num_epochs=num_epochs, batch_size=batch_size, seed=seed, callback=after_step,
+                    record_accuracy=False, verbose=False, progress=False)
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        try:
+            solver.train()
+        except FloatingPointError:                         # diverged: the remaining epochs are nan
+            epoch_loss += [np.nan] * (num_epochs + 1 - len(epoch_loss))
+    return {"loss_history": np.array(solver.loss_history), "epoch_loss": np.array(epoch_loss),
+            "lr_history": np.array(lr_history)}
 
 
 def minimize_full_batch(model, X, y, maxiter=1000, gtol=1e-10):
@@ -317,8 +315,45 @@ def minimize_full_batch(model, X, y, maxiter=1000, gtol=1e-10):
         return float(loss), np.concatenate([np.ravel(grads[k]) for k in keys]).astype(np.float64)
 
     theta0 = np.concatenate([np.ravel(model.params[k]) for k in keys]).astype(np.float64)
-    with _one_blas_thread():
+    with one_blas_thread():
         result = minimize(loss_and_grad, theta0, jac=True, method="L-BFGS-B",
                           options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 1e-15})
     unflatten(result.x)
     return float(result.fun), int(result.nit)
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def trajectory_grid(surface, paths, row_labels, col_labels, notes=None, suptitle=None, panel_size=(3.0, 2.3)):
+    """Small multiples on one loss surface: one trajectory per panel, rows x columns.
+
+    surface: a data.Surface or its name;  paths: nested list [row][col] of (T, 2) trajectories
+    (e.g. rows = update rules, columns = learning rates);  row_labels / col_labels: strings written
+    left of each row and above each column;  notes: nested list of short strings (or None) written in
+    each panel's lower-left corner (e.g. the final loss). Each row keeps one colour. Returns the figure.
+    """
+    R, C = len(row_labels), len(col_labels)
+    if len(paths) != R or any(len(row) != C for row in paths):
+        raise ValueError(f"paths must be a {R} x {C} nested list (rows x columns), got "
+                         f"{[len(row) for row in paths]}")
+    fig, axes = plt.subplots(R, C, figsize=(panel_size[0] * C, panel_size[1] * R + 0.4 * bool(suptitle)),
+                             squeeze=False, sharex=True, sharey=True)
+    for r in range(R):
+        for c in range(C):
+            ax = axes[r, c]
+            loss_surface(surface, None, ax=ax, title=col_labels[c] if r == 0 else "", levels=14)
+            ax.get_legend().remove()
+            path = np.asarray(paths[r][c], dtype=np.float64)
+            color = COLORS[r % len(COLORS)]
+            ax.plot(path[:, 0], path[:, 1], color=color, lw=1.3, marker="." if len(path) <= 80 else None, ms=3)
+            ax.plot(*path[0], marker="o", ms=7, mfc="white", mec=color, mew=1.4, ls="none")
+            ax.plot(*path[-1], marker="o", ms=5, color=color, ls="none")
+            ax.set_xlabel("$w_1$" if r == R - 1 else "")
+            ax.set_ylabel(f"{row_labels[r]}\n$w_2$" if c == 0 else "")
+            if notes is not None and notes[r][c]:
+                ax.text(0.03, 0.04, notes[r][c], transform=ax.transAxes, fontsize=8.5, color=INK,
+                        bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig

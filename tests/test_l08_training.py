@@ -1,4 +1,4 @@
-"""cs231n_lib.training_demos and plot.image_rows (lecture 8): checked against loops written here,
+"""cs231n_lib.lectures.l08_training and td.image_rows (lecture 8): checked against loops written here,
 hand-worked examples and the model's own forward pass, never numbers copied from the code under test."""
 import copy
 import time
@@ -11,8 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cs231n_lib import plot  # noqa: E402
-from cs231n_lib import training_demos as td  # noqa: E402
+from cs231n_lib.lectures import l08_training as td  # noqa: E402
 from cs231n_lib.models import ThreeLayerConvNet  # noqa: E402
 
 
@@ -151,18 +150,18 @@ def test_confident_mistakes_orders_wrong_answers_by_confidence():
         td.confident_mistakes(scores, [1, 1, 0])
 
 
-# --------------------------------------------------------------------------- plot.image_rows
+# --------------------------------------------------------------------------- td.image_rows
 def test_image_rows_lays_out_rows_of_different_sizes():
     rows = [[np.eye(8), np.ones((8, 8)), np.zeros((8, 8))],
             [None, np.eye(4), np.eye(4) * 3]]
-    fig = plot.image_rows(rows, row_labels=["conv", "pool"], col_titles=["input", "f0", "f1"])
+    fig = td.image_rows(rows, row_labels=["conv", "pool"], col_titles=["input", "f0", "f1"])
     axes = np.array(fig.axes).reshape(2, 3)
     assert axes[0, 0].get_ylabel() == "conv" and axes[1, 0].get_ylabel() == "pool"
     assert [ax.get_title() for ax in axes[0]] == ["input", "f0", "f1"]
     assert len(axes[1, 0].images) == 0 and len(axes[1, 1].images) == 1
     # 'row': one colour range for the whole row (0 .. 3 in the second row)
     assert axes[1, 1].images[0].get_clim() == (0.0, 3.0) == axes[1, 2].images[0].get_clim()
-    fig = plot.image_rows(rows, normalize=["each", None])
+    fig = td.image_rows(rows, normalize=["each", None])
     axes = np.array(fig.axes).reshape(2, 3)
     assert axes[0, 0].images[0].get_clim() == (0.0, 1.0) and axes[1, 2].images[0].get_clim() == (0.0, 1.0)
 
@@ -170,14 +169,14 @@ def test_image_rows_lays_out_rows_of_different_sizes():
 def test_image_rows_keys_get_their_own_column_and_scale():
     rows = [[np.zeros((4, 4)), np.full((4, 4), 2.0)], [np.eye(2)]]
     key = np.arange(16.0).reshape(4, 4) - 5                      # -5 .. 10: must not stretch the row's range
-    fig = plot.image_rows(rows, keys=[key, None], key_title="input", col_titles=["a", "b"], row_labels=["x", "y"])
+    fig = td.image_rows(rows, keys=[key, None], key_title="input", col_titles=["a", "b"], row_labels=["x", "y"])
     axes = np.array(fig.axes).reshape(2, 3)
     assert [ax.get_title() for ax in axes[0]] == ["input", "a", "b"]
     assert axes[0, 0].images[0].get_clim() == (-5.0, 10.0)
     assert axes[0, 1].images[0].get_clim() == (0.0, 2.0) == axes[0, 2].images[0].get_clim()
     assert len(axes[1, 0].images) == 0 and axes[1, 0].get_ylabel() == "y"
     with pytest.raises(ValueError, match="keys"):
-        plot.image_rows(rows, keys=[key])
+        td.image_rows(rows, keys=[key])
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -187,11 +186,11 @@ def test_image_rows_keys_get_their_own_column_and_scale():
 ])
 def test_image_rows_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        plot.image_rows([[np.eye(2), np.eye(2)], [np.eye(2)]], **kwargs)
+        td.image_rows([[np.eye(2), np.eye(2)], [np.eye(2)]], **kwargs)
 
 
 def test_image_rows_rejects_non_images():
     with pytest.raises(ValueError, match="2-D"):
-        plot.image_rows([[np.zeros((2, 2, 2))]])
+        td.image_rows([[np.zeros((2, 2, 2))]])
     with pytest.raises(ValueError, match="at least one"):
-        plot.image_rows([])
+        td.image_rows([])

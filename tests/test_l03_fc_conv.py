@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cs231n_lib.fc_conv import (SlidingNet, conv_as_fc_matrix, crop_grid, dense_score_map, fc_to_filters,
+from cs231n_lib.lectures.l03_pooling_normalisation import (SlidingNet, conv_as_fc_matrix, crop_grid, dense_score_map, fc_to_filters,
                                 num_crops)
 
 

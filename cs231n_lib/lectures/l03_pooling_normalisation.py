@@ -12,13 +12,16 @@ Images are (N, C, H, W); an FC layer flattens each example in C order, (c, y, x)
 """
 from __future__ import annotations
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
 
 from cs231n_lib.fast_layers import conv_forward_fast, max_pool_forward_fast
 from cs231n_lib.layers import affine_forward, relu_forward
+from cs231n_lib.plot import COLORS, INK, _fmt
 from cs231n_lib.shapes import check_array, conv_output_size, pool_output_size
 
-__all__ = ["conv_as_fc_matrix", "fc_to_filters", "SlidingNet", "num_crops", "crop_grid", "dense_score_map"]
+__all__ = ["conv_as_fc_matrix", "fc_to_filters", "SlidingNet", "num_crops", "crop_grid", "dense_score_map", "number_grids", "volumes_to_scale", "histograms_by_layer"]
 
 _POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
@@ -174,3 +177,150 @@ def dense_score_map(score_map, x, crop, stride, shift):
                 out = np.empty(part.shape[:2] + (n_y, n_x), dtype=part.dtype)
             out[:, :, a::r, b::r] = part
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def number_grids(mats, titles=None, fmt="{:g}", blocks=None, marks=None, cmap="Blues", center=False,
+                 same_scale=False, cell=0.42, suptitle=None):
+    """Small matrices side by side, each cell coloured by its value and (optionally) labelled with it.
+
+    mats:   list of 2-D arrays (shapes may differ), e.g. a 4x4 input and its 2x2 max pool
+    fmt:    format string or callable for the cell labels; None draws colours only (large matrices)
+    blocks: per matrix, (bh, bw) to outline tiling bh x bw blocks (pooling windows) or None
+    marks:  per matrix, a boolean mask of cells to outline in colour (the argmax "switches") or None
+    center: colour scale symmetric around 0 (diverging map "RdBu_r"), for signed values; a bool for
+            every matrix or one per matrix
+    same_scale: one colour scale for all matrices (equal values, equal colours), else one each
+    Returns the figure, one axes per matrix.
+    """
+    mats = [np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in mats]
+    n = len(mats)
+    for name, per in (("titles", titles), ("blocks", blocks), ("marks", marks)):
+        if per is not None and len(per) != n:
+            raise ValueError(f"got {len(per)} {name} for {n} matrices")
+    if any(m.ndim != 2 for m in mats):
+        raise ValueError(f"every matrix must be 2-D, got shapes {[m.shape for m in mats]}")
+    rows = max(m.shape[0] for m in mats)
+    widths = [m.shape[1] for m in mats]
+    fig, axes = plt.subplots(1, n, squeeze=False, gridspec_kw={"width_ratios": widths},
+                             figsize=(max(2.5, cell * sum(widths) + 0.6 * n),
+                                      cell * rows + 0.5 + 0.4 * (titles is not None) + 0.4 * bool(suptitle)))
+    centers = list(center) if isinstance(center, (list, tuple)) else [bool(center)] * n
+    if len(centers) != n:
+        raise ValueError(f"got {len(centers)} center flags for {n} matrices")
+    for k, (ax, m) in enumerate(zip(axes[0], mats)):
+        scope = np.concatenate([a.ravel() for a in mats]) if same_scale else m.ravel()
+        if centers[k]:
+            lim = max(np.abs(scope).max(), 1e-12)
+            vmin, vmax, cm = -lim, lim, "RdBu_r"
+        else:
+            vmin, vmax, cm = scope.min(), max(scope.max(), scope.min() + 1e-12), cmap
+        ax.imshow(m, cmap=cm, vmin=vmin, vmax=vmax)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if fmt is not None:
+            norm = (m - vmin) / (vmax - vmin)
+            for (i, j), v in np.ndenumerate(m):
+                dark = abs(norm[i, j] - 0.5) > 0.3 if centers[k] else norm[i, j] > 0.6
+                ax.text(j, i, _fmt(fmt, v), ha="center", va="center", fontsize=9,
+                        color="white" if dark else INK)
+        if blocks is not None and blocks[k] is not None:
+            bh, bw = blocks[k]
+            for y in range(0, m.shape[0] + 1, bh):
+                ax.axhline(y - 0.5, color=INK, lw=2)
+            for x in range(0, m.shape[1] + 1, bw):
+                ax.axvline(x - 0.5, color=INK, lw=2)
+        if marks is not None and marks[k] is not None:
+            for i, j in zip(*np.nonzero(np.asarray(marks[k]))):
+                ax.add_patch(mpl.patches.Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False,
+                                                   ec=COLORS[1], lw=2.5))
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    return fig
+
+
+def volumes_to_scale(shapes, labels=None, arrows=None, title=None):
+    """Activation volumes (H, W, C) drawn as boxes, left to right, with arrows between them.
+
+    Height and width share one scale (so 112 looks half of 224), depth has its own (C values are
+    on another scale); each box is labelled "H x W x C" plus an optional label below.
+    arrows: one text per gap between boxes (e.g. "max pool 2x2, S=2") or None.
+    Returns the axes.
+    """
+    shapes = [tuple(int(v) for v in s) for s in shapes]
+    if any(len(s) != 3 for s in shapes):
+        raise ValueError(f"shapes must be (H, W, C) triples, got {shapes}")
+    if arrows is not None and len(arrows) != len(shapes) - 1:
+        raise ValueError(f"need {len(shapes) - 1} arrow texts for {len(shapes)} volumes, got {len(arrows)}")
+    if labels is not None and len(labels) != len(shapes):
+        raise ValueError(f"got {len(labels)} labels for {len(shapes)} volumes")
+    s = 2.0 / max(max(h, w) for h, w, _ in shapes)            # spatial units per pixel
+    d = 1.0 / max(c for _, _, c in shapes)                   # depth units per channel
+    dx, dy = np.cos(np.pi / 6), np.sin(np.pi / 6)            # oblique direction of the depth axis
+    _, ax = plt.subplots(figsize=(2.8 * len(shapes) + 0.5, 3.2))
+    x0 = 0.0
+    for k, (H, W, C) in enumerate(shapes):
+        w_, h_, c_ = W * s, H * s, C * d
+        front = [(x0, 0), (x0 + w_, 0), (x0 + w_, h_), (x0, h_)]
+        top = [(x0, h_), (x0 + w_, h_), (x0 + w_ + c_ * dx, h_ + c_ * dy), (x0 + c_ * dx, h_ + c_ * dy)]
+        side = [(x0 + w_, 0), (x0 + w_ + c_ * dx, c_ * dy), (x0 + w_ + c_ * dx, h_ + c_ * dy), (x0 + w_, h_)]
+        colour = COLORS[k % len(COLORS)]
+        for poly, alpha in ((side, 0.55), (top, 0.35), (front, 0.8)):
+            ax.add_patch(mpl.patches.Polygon(poly, closed=True, fc=colour, ec=INK, lw=1, alpha=alpha))
+        ax.text(x0 + w_ / 2, -0.12, f"{H} x {W} x {C}", ha="center", va="top", fontsize=11, color=INK)
+        if labels is not None:
+            ax.text(x0 + w_ / 2, -0.42, str(labels[k]), ha="center", va="top", fontsize=10, color="#555555")
+        ax.text(x0 - 0.06, h_ / 2, str(H), ha="right", va="center", fontsize=9, color=INK)
+        ax.text(x0 + w_ + c_ * dx / 2 + 0.05, c_ * dy / 2 - 0.05, str(C), ha="left", va="top", fontsize=9,
+                color=INK)
+        right = x0 + w_ + c_ * dx
+        if arrows is not None and k < len(shapes) - 1:
+            ax.annotate("", xy=(right + 1.1, h_ / 2), xytext=(right + 0.15, h_ / 2),
+                        arrowprops=dict(arrowstyle="-|>", color=INK, lw=1.5))
+            ax.text(right + 0.62, h_ / 2 + 0.1, arrows[k], ha="center", va="bottom", fontsize=9.5, color=INK)
+            x0 = right + 1.4
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.margins(0.08)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def histograms_by_layer(rows, bins=40, value_range=None, title=None, xlabel="activation"):
+    """One histogram per layer, one row per network: how the activations spread as depth grows.
+
+    rows: {row label: [activations of layer 1, layer 2, ...]} (arrays of any shape; all rows the same
+    number of layers); value_range: (lo, hi) shared by every panel (default: each row's own range).
+    Each panel's title gives the layer and the standard deviation of its values. Returns the figure.
+    """
+    labels = list(rows)
+    counts = {len(v) for v in rows.values()}
+    if len(counts) != 1:
+        raise ValueError(f"every row needs the same number of layers, got {[len(rows[k]) for k in labels]}")
+    L = counts.pop()
+    fig, axes = plt.subplots(len(labels), L, squeeze=False, sharey="row",
+                             figsize=(max(6.0, 1.7 * L), 1.9 * len(labels) + 0.4 * bool(title)))
+    for r, label in enumerate(labels):
+        values = [np.asarray(v, dtype=np.float64).ravel() for v in rows[label]]
+        lo, hi = value_range if value_range is not None else (min(v.min() for v in values),
+                                                               max(v.max() for v in values))
+        for j, v in enumerate(values):
+            ax = axes[r, j]
+            ax.hist(v, bins=bins, range=(lo, hi), color=COLORS[r % len(COLORS)])
+            ax.set_title(f"layer {j + 1}\nstd {v.std():.2g}", fontsize=9)
+            ax.tick_params(labelsize=8)
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label, fontsize=10)
+            if r == len(labels) - 1:
+                ax.set_xlabel(xlabel, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    return fig

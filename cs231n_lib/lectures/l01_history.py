@@ -17,9 +17,14 @@ and small models of Hubel & Wiesel's cells and of the Neocognitron, computed wit
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
+
+from cs231n_lib.plot import COLORS, INK, MUTED, _as_images, _fmt, _new_ax
 
 __all__ = [
     "Event", "TIMELINE", "event", "timeline_pairs",
@@ -29,6 +34,7 @@ __all__ = [
     "bar_stimulus", "center_surround", "simple_cell_rf", "cell_response", "complex_cell_response",
     "cortical_map", "cortical_magnification",
     "s_layer", "c_layer", "competitive_learning",
+    "secant_slopes", "tuning_curves", "stimuli_and_spikes", "retinotopic_map", "sandwich", "card_grid", "category_bars",  # figures
 ]
 
 
@@ -408,3 +414,257 @@ def competitive_learning(patches, num_templates, num_epochs=5, lr=0.1, seed=0):
             w[k] /= np.linalg.norm(w[k])
         history.append(mean_dist())
     return w, history
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def secant_slopes(f, a, hs, df=None, ax=None, xlim=(-0.5, 3.2)):
+    """Secants of f through (a, f(a)) and (a + h, f(a + h)) closing in on the tangent at a.
+
+    f: callable on arrays;  a: the point;  hs: step sizes h (largest first looks best);
+    df: derivative (callable) -- draws the tangent of slope df(a) when given.
+    Each secant's legend entry states its slope dy/dx ~ (f(a + h) - f(a)) / h. Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(6.0, 4.2))
+    x = np.linspace(*xlim, 300)
+    ax.plot(x, f(x), color=INK, lw=2.2, label="y = f(x)", zorder=3)
+    fa = float(f(a))
+    for i, h in enumerate(hs):
+        slope = (float(f(a + h)) - fa) / h
+        color = COLORS[(i + 1) % len(COLORS)]
+        ax.plot(x, fa + slope * (x - a), color=color, lw=1.3, alpha=0.9,
+                label=f"h = {h:g}:  \u0394y/\u0394x = {slope:.3f}")
+        ax.plot(a + h, float(f(a + h)), "o", color=color, ms=5, zorder=4)
+    if df is not None:
+        ax.plot(x, fa + float(df(a)) * (x - a), color="black", ls="--", lw=1.5,
+                label=f"tangent:  dy/dx = {float(df(a)):.3f}")
+    ax.plot(a, fa, "o", color="black", ms=7, zorder=5)
+    y = f(x)
+    ax.set_ylim(y.min() - 0.15 * np.ptp(y), y.max() + 0.1 * np.ptp(y))
+    ax.set(xlabel="x", ylabel="y", title=f"secant slopes at x = {a:g} approach the tangent slope")
+    ax.legend(loc="upper left", fontsize=9)
+    return ax
+
+
+def tuning_curves(x, curves, xlabel, ylabel="firing rate (a.u.)", title=None, ax=None):
+    """Response of one or more cells as a stimulus property varies (a neuroscientist's tuning curve).
+
+    x: (K,) stimulus values (angles, positions);  curves: {cell name: (K,) responses}. Returns the axes.
+    """
+    ax = _new_ax(ax, figsize=(5.5, 3.6))
+    for i, (name, y) in enumerate(curves.items()):
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != np.shape(x):
+            raise ValueError(f"curve {name!r} has shape {y.shape}, x has {np.shape(x)}")
+        ax.plot(x, y, marker="o", color=COLORS[i % len(COLORS)], label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def stimuli_and_spikes(stimuli, spike_times, titles=None, rf=None, duration=1.0, suptitle=None):
+    """The recording experiment: each stimulus on the screen, and the spikes the electrode picked up.
+
+    stimuli: (N, H, W) images in [0, 1];  spike_times: N arrays of spike times in [0, duration) s;
+    rf: optional (H, W) receptive field drawn as a dashed contour of its excitatory part on every
+    stimulus. Returns the figure (2 rows x N columns).
+    """
+    stimuli = _as_images(stimuli)
+    N = len(stimuli)
+    if len(spike_times) != N:
+        raise ValueError(f"got {len(spike_times)} spike trains for {N} stimuli")
+    fig, axes = plt.subplots(2, N, figsize=(1.45 * N, 2.9), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for i in range(N):
+        top, bottom = axes[0, i], axes[1, i]
+        top.imshow(stimuli[i], cmap="gray", vmin=0, vmax=1)
+        if rf is not None:
+            top.contour(rf, levels=[0.25 * float(np.max(rf))], colors=[COLORS[4]], linestyles="--",
+                        linewidths=1.0)
+        top.set_axis_off()
+        if titles is not None:
+            top.set_title(str(titles[i]), fontsize=9, fontweight="normal")
+        t = np.asarray(spike_times[i], dtype=np.float64)
+        bottom.vlines(t, 0, 1, color=INK, lw=0.8)
+        bottom.set_xlim(0, duration)
+        bottom.set_ylim(0, 1)
+        bottom.set_yticks([])
+        bottom.set_xticks([])
+        bottom.grid(False)
+        bottom.spines[["left"]].set_visible(False)
+        bottom.set_xlabel(f"{len(t)} spikes", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+def retinotopic_map(mapping, magnification, eccentricities=(0, 1, 2, 5, 10, 20, 40),
+                    angles_deg=(-90, -45, 0, 45, 90), cmap="viridis"):
+    """Visual field (one hemifield) next to its map on the cortex, and the magnification factor.
+
+    mapping(x, y) -> (u, v): visual field (deg) to cortex (mm), e.g. history.cortical_map;
+    magnification(e) -> mm/deg;  eccentricities: ring radii (deg), bands between rings share a
+    colour in both panels;  angles_deg: polar-angle rays drawn in both panels. Returns the figure.
+    """
+    from matplotlib.patches import Polygon
+
+    ecc = np.asarray(eccentricities, dtype=np.float64)
+    fig, (ax_f, ax_c, ax_m) = plt.subplots(1, 3, figsize=(13.0, 4.0),
+                                           gridspec_kw={"width_ratios": [1, 1.6, 1.1]})
+    colours = plt.get_cmap(cmap)(np.linspace(0, 0.9, len(ecc) - 1))
+    th = np.deg2rad(np.linspace(-90, 90, 181))
+    for lo, hi, c in zip(ecc[:-1], ecc[1:], colours):
+        # band lo..hi deg: outer arc out, inner arc back
+        r = np.concatenate([np.full_like(th, hi), np.full_like(th, lo)])
+        t = np.concatenate([th, th[::-1]])
+        x, y = r * np.cos(t), r * np.sin(t)
+        ax_f.add_patch(Polygon(np.c_[x, y], closed=True, fc=c, ec="white", lw=0.6))
+        ax_c.add_patch(Polygon(np.c_[mapping(x, y)], closed=True, fc=c, ec="white", lw=0.6,
+                               label=f"{lo:g}-{hi:g}\u00b0"))
+    rr = np.linspace(ecc[0], ecc[-1], 400)
+    for a in np.deg2rad(angles_deg):
+        x, y = rr * np.cos(a), rr * np.sin(a)
+        ax_f.plot(x, y, color="white", lw=0.8)
+        ax_c.plot(*mapping(x, y), color="white", lw=0.8)
+    ax_f.set(xlim=(-0.05 * ecc[-1], ecc[-1] * 1.05), ylim=(-ecc[-1] * 1.05, ecc[-1] * 1.05), aspect="equal",
+             xlabel="horizontal (deg)", ylabel="vertical (deg)", title="visual field (right half)")
+    ax_c.autoscale_view()
+    ax_c.set(aspect="equal", xlabel="cortex (mm, fovea -> periphery)", ylabel="cortex (mm)",
+             title="its map on the cortex")
+    ax_c.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="eccentricity")
+    for ax in (ax_f, ax_c):
+        ax.grid(False)
+    e = np.linspace(0, ecc[-1], 200)
+    ax_m.plot(e, magnification(e), color=COLORS[0])
+    ax_m.set(xlabel="eccentricity (deg)", ylabel="mm of cortex per deg", title="cortical magnification")
+    return fig
+
+
+def sandwich(stages, kinds=None, max_planes=4, title=None):
+    """A Neocognitron-style S-C-S-C "sandwich": each stage's feature maps in a column, a strip below.
+
+    stages: [(name, maps (K, H, W)), ...] from input to output;  kinds: one of 'input', 'S', 'C' per
+    stage (default from the name's first letter);  max_planes: planes shown per stage.
+    Returns the figure.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    n = len(stages)
+    kinds = kinds or [name[0] if name[0] in "SC" else "input" for name, _ in stages]
+    colour = {"input": MUTED, "S": COLORS[0], "C": COLORS[1]}
+    fig = plt.figure(figsize=(1.6 * n + 0.6, 1.25 * max_planes + 1.6))
+    gs = fig.add_gridspec(max_planes + 1, n, height_ratios=[1] * max_planes + [0.9])
+    for j, ((name, maps), kind) in enumerate(zip(stages, kinds)):
+        maps = np.asarray(maps, dtype=np.float64)
+        maps = maps[None] if maps.ndim == 2 else maps
+        for i in range(max_planes):
+            ax = fig.add_subplot(gs[i, j])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if i < len(maps):
+                ax.imshow(maps[i], cmap="gray")
+                for s in ax.spines.values():
+                    s.set_visible(True)
+                    s.set_color(colour[kind])
+                    s.set_linewidth(2)
+            else:
+                ax.set_axis_off()
+            if i == 0:
+                K, H, W = maps.shape
+                ax.set_title(f"{name}\n{K}x{H}x{W}", fontsize=9, fontweight="normal", color=INK)
+    strip = fig.add_subplot(gs[max_planes, :])
+    strip.set_axis_off()
+    strip.set_xlim(0, n)
+    strip.set_ylim(0, 1)
+    text = {"input": "input", "S": "S: match\ntemplates", "C": "C: pool\n(max)"}
+    for j, kind in enumerate(kinds):
+        strip.add_patch(FancyBboxPatch((j + 0.12, 0.2), 0.76, 0.6, boxstyle="round,pad=0.02",
+                                       fc=colour[kind], ec="none", alpha=0.85))
+        strip.text(j + 0.5, 0.5, text[kind], ha="center", va="center", fontsize=8.5,
+                   color="white" if kind != "input" else INK)
+        if j:
+            strip.add_patch(FancyArrowPatch((j - 0.12, 0.5), (j + 0.12, 0.5), arrowstyle="-|>",
+                                            mutation_scale=12, color=INK))
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def card_grid(cards, ncols=3, card_width=4.0, card_height=1.7, title=None, legend=None):
+    """A gallery of cards (title, body text, footer, optional image and colour stripe), in a grid.
+
+    cards: list of dicts with 'title', 'body', optional 'footer' (e.g. a citation), 'image'
+    ((H, W) or (H, W, 3) in [0, 1], drawn on the card's left) and 'color' (a stripe on the left).
+    legend: optional {label: colour} explaining the stripes, drawn under the grid.
+    Returns the figure, one axes per card.
+    """
+    import textwrap
+
+    from matplotlib.patches import Rectangle
+
+    N = len(cards)
+    nrows = math.ceil(N / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(card_width * ncols, card_height * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= N:
+            continue
+        card = cards[k]
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.add_patch(Rectangle((0, 0), 1, 1, fc="#F7F7F7", ec="#DDDDDD", lw=0.8))
+        if card.get("color"):
+            ax.add_patch(Rectangle((0, 0), 0.025, 1, fc=card["color"], ec="none"))
+        ax.text(0.05, 0.92, card["title"], fontsize=10.5, fontweight="bold", va="top", color=INK)
+        left, top = 0.05, 0.72
+        if card.get("image") is not None:
+            img = np.asarray(card["image"], dtype=np.float64)
+            inset = ax.inset_axes([0.05, 0.06, 0.36, 0.68])
+            inset.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+            inset.set_axis_off()
+            left, top = 0.45, 0.66
+        width = max(12, int((1 - left) * card_width * 13))     # characters per line at 9 pt
+        ax.text(left, top, textwrap.fill(card["body"], width), fontsize=9, va="top", color=INK)
+        if card.get("footer"):
+            ax.text(left, 0.07, card["footer"], fontsize=8.5, style="italic", va="bottom", color="#555555")
+    if legend:
+        handles = [mpl.patches.Patch(color=c, label=l) for l, c in legend.items()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def category_bars(labels, values, categories, colors=None, value_fmt="{:g}", ax=None, title=None,
+                  xlabel=None):
+    """Horizontal bars, one per labelled number, coloured by category with a legend (first label on top).
+
+    labels, values, categories: N each;  colors: {category: colour} (default the course palette,
+    in order of first appearance). Every bar carries its value. Returns the axes.
+    """
+    labels, values, categories = [str(l) for l in labels], np.asarray(values, dtype=np.float64), list(categories)
+    if not len(labels) == len(values) == len(categories):
+        raise ValueError(f"got {len(labels)} labels, {len(values)} values, {len(categories)} categories")
+    order = list(dict.fromkeys(categories))
+    colors = dict(colors or {})
+    for i, c in enumerate(order):
+        colors.setdefault(c, COLORS[i % len(COLORS)])
+    ax = _new_ax(ax, figsize=(8.0, 0.36 * len(labels) + 1.2))
+    pos = np.arange(len(labels))
+    bars = ax.barh(pos, values, color=[colors[c] for c in categories], height=0.72)
+    ax.set_yticks(pos, labels)
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    ax.bar_label(bars, labels=[_fmt(value_fmt, v) for v in values], padding=2, fontsize=9, color=INK)
+    ax.margins(x=0.12)
+    handles = [mpl.patches.Patch(color=colors[c], label=c) for c in order]
+    ax.figure.legend(handles=handles, loc="outside lower center", ncols=2)   # below: never hides a bar
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,11 +1,11 @@
-"""cs231n_lib.history: the historical tables are consistent with themselves and with the course
+"""cs231n_lib.lectures.l01_history: the historical tables are consistent with themselves and with the course
 outline, and the toy neuroscience models behave like the cells they stand for."""
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
-from cs231n_lib import history as h
+from cs231n_lib.lectures import l01_history as h
 
 
 # ---------------------------------------------------------------------------- timeline
@@ -243,7 +243,7 @@ def test_applications_are_grouped():
     assert groups == sorted(groups)                          # listed group by group, for the gallery
 
 
-# ---------------------------------------------------------------------------- figures (plot.py, lecture 1)
+# ---------------------------------------------------------------------------- figures (lecture 1)
 @pytest.fixture
 def plot():
     import matplotlib
@@ -255,7 +255,7 @@ def plot():
 
 
 def test_secant_slopes_states_each_secant_slope(plot):
-    ax = plot.secant_slopes(lambda x: x ** 2, 1.0, [1.0, 0.5], df=lambda x: 2 * x)
+    ax = h.secant_slopes(lambda x: x ** 2, 1.0, [1.0, 0.5], df=lambda x: 2 * x)
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     # slopes of x^2 at a = 1 are 2 + h: 3 and 2.5; tangent 2
     assert any("3.000" in t for t in texts) and any("2.500" in t for t in texts)
@@ -263,23 +263,23 @@ def test_secant_slopes_states_each_secant_slope(plot):
 
 
 def test_tuning_curves_and_shape_check(plot):
-    ax = plot.tuning_curves([0, 1, 2], {"a": [1, 2, 3], "b": [3, 2, 1]}, "x")
+    ax = h.tuning_curves([0, 1, 2], {"a": [1, 2, 3], "b": [3, 2, 1]}, "x")
     assert len(ax.get_lines()) == 2 and list(ax.get_lines()[1].get_ydata()) == [3, 2, 1]
     with pytest.raises(ValueError, match="shape"):
-        plot.tuning_curves([0, 1, 2], {"a": [1, 2]}, "x")
+        h.tuning_curves([0, 1, 2], {"a": [1, 2]}, "x")
 
 
 def test_stimuli_and_spikes_layout(plot):
     stim = np.zeros((3, 5, 5))
-    fig = plot.stimuli_and_spikes(stim, [np.array([0.1, 0.2]), np.array([]), np.array([0.5])])
+    fig = h.stimuli_and_spikes(stim, [np.array([0.1, 0.2]), np.array([]), np.array([0.5])])
     assert len(fig.axes) == 6
     assert [ax.get_xlabel() for ax in fig.axes[3:]] == ["2 spikes", "0 spikes", "1 spikes"]
     with pytest.raises(ValueError, match="2 spike trains for 3"):
-        plot.stimuli_and_spikes(stim, [[], []])
+        h.stimuli_and_spikes(stim, [[], []])
 
 
 def test_retinotopic_map_draws_every_band_on_both_sides(plot):
-    fig = plot.retinotopic_map(h.cortical_map, h.cortical_magnification, eccentricities=(0, 2, 10, 40))
+    fig = h.retinotopic_map(h.cortical_map, h.cortical_magnification, eccentricities=(0, 2, 10, 40))
     field, cortex, mag = fig.axes
     assert len(field.patches) == len(cortex.patches) == 3
     # the band colours match across panels (same band, same colour)
@@ -289,20 +289,20 @@ def test_retinotopic_map_draws_every_band_on_both_sides(plot):
 
 def test_sandwich_one_column_per_stage(plot):
     stages = [("input", np.zeros((8, 8))), ("S1", np.zeros((3, 8, 8))), ("C1", np.zeros((3, 4, 4)))]
-    fig = plot.sandwich(stages, max_planes=3)
+    fig = h.sandwich(stages, max_planes=3)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["input\n1x8x8", "S1\n3x8x8", "C1\n3x4x4"]
     assert len(fig.axes) == 3 * 3 + 1                          # planes + the strip
 
 
 def test_card_grid_and_category_bars(plot):
-    fig = plot.card_grid([{"title": "A", "body": "b"}, {"title": "C", "body": "d", "image": np.zeros((4, 4))}],
+    fig = h.card_grid([{"title": "A", "body": "b"}, {"title": "C", "body": "d", "image": np.zeros((4, 4))}],
                          ncols=2, legend={"g": "red"})
     assert [t.get_text() for t in fig.axes[0].texts][:2] == ["A", "b"]
-    ax = plot.category_bars(["x", "y", "z"], [3.0, 1.0, 2.0], ["p", "q", "p"], value_fmt="{:g}%")
+    ax = h.category_bars(["x", "y", "z"], [3.0, 1.0, 2.0], ["p", "q", "p"], value_fmt="{:g}%")
     bars = ax.patches
     assert [b.get_width() for b in bars] == [3.0, 1.0, 2.0]
     assert bars[0].get_facecolor() == bars[2].get_facecolor() != bars[1].get_facecolor()
     assert [t.get_text() for t in ax.texts] == ["3%", "1%", "2%"]
     with pytest.raises(ValueError, match="3 labels, 2 values"):
-        plot.category_bars(["x", "y", "z"], [1, 2], ["p", "q", "p"])
+        h.category_bars(["x", "y", "z"], [1, 2], ["p", "q", "p"])

@@ -1,4 +1,4 @@
-"""cs231n_lib.conv_demos: the logic against loops and scipy, the figures draw quietly.
+"""cs231n_lib.lectures.l02_convolution: the logic against loops and scipy, the figures draw quietly.
 
 Oracles are written here (plain loops, scipy.signal), never numbers taken from the code under test.
 """
@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.signal import convolve2d, correlate  # noqa: E402
 
-from cs231n_lib import conv_demos as cd  # noqa: E402
+from cs231n_lib.lectures import l02_convolution as cd  # noqa: E402
 from cs231n_lib.fast_layers import conv_forward_fast  # noqa: E402
 
 
