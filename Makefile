@@ -22,23 +22,25 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	# to check the "iri" string format, which nothing here uses (tests/test_repo.py checks).
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cs231n)" >/dev/null
-	# Notebooks go into git without outputs, whatever JupyterLab saved: nbstripout is the git filter
-	# .gitattributes names (as `nbstripout --install` sets it, but keeping cell ids, and with a relative
-	# path so that every clone and worktree runs its own .venv). Outside git there is nothing to do.
+	# Notebooks go into git without outputs, however they were written: tools/strip_notebook.py
+	# (nbstripout, keeping cell ids) is the git filter .gitattributes names, as `nbstripout --install`
+	# would set it but with a relative path, so every clone and worktree runs its own .venv.
 	if git rev-parse --git-dir >/dev/null 2>&1; then \
-	    git config filter.nbstripout.clean '$(VENV)/bin/python -m nbstripout --keep-id' && \
+	    git config filter.nbstripout.clean '$(VENV)/bin/python tools/strip_notebook.py' && \
 	    git config filter.nbstripout.smudge cat && \
-	    git config diff.ipynb.textconv '$(VENV)/bin/python -m nbstripout --keep-id -t'; fi
+	    git config diff.ipynb.textconv '$(VENV)/bin/python tools/strip_notebook.py -t'; fi
 	touch $@
 
 env: $(VENV)/.installed
 
-# One JupyterLab on the repository root. Jupyter refuses to run as root without --allow-root
-# (containers, many cloud VMs): pass it then, and say so. LAB_ARGS adds options (port, token, ...).
+# One JupyterLab on the repository root; jupyter_server_config.py saves notebooks without outputs.
+# Jupyter refuses to run as root without --allow-root (containers, many cloud VMs): pass it then,
+# and say so. LAB_ARGS adds options (port, token, ...).
 lab: $(VENV)/.installed
 	@if [ "$$(id -u)" = 0 ]; then echo "make lab: running as root, so JupyterLab gets --allow-root"; \
 	    set -- --allow-root; else set --; fi; \
-	exec $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" "$$@" $(LAB_ARGS)
+	exec $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --config="$(CURDIR)/jupyter_server_config.py" \
+	    "$$@" $(LAB_ARGS)
 
 # Debian packages the tests need (bubblewrap, chromium): installed as root, else the exact command.
 system:
