@@ -9,8 +9,8 @@ AssignLatePenalties step at autograde time; the penalty lands in the gradebook a
     c.LatePenalty.max_percent = 50        # the cap
     c.LatePenalty.grace_minutes = 0       # lateness forgiven (upload delays)
 
-Lateness is nbgrader's: the submission's timestamp (set by `nbgrader collect` / `zip_collect`, never
-by the student) minus the due date (`nbgrader db assignment add conv --duedate=...`). Extensions
+Lateness is nbgrader's: the collected submission's timestamp.txt (on the exchange written by the
+student's `nbgrader submit`, so not proof against a student with a shell) minus the due date (`nbgrader db assignment add conv --duedate=...`). Extensions
 are set from the command line, stored instructor-side in .grading/extensions.json (git-ignored),
 and move that one student's due date:
 
