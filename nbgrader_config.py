@@ -83,6 +83,15 @@ c.SandboxedExecute.sandbox_memory_mb = 2048  # memory of a whole sandbox (cgroup
 c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
 #                                          Executor, e.g. a Dask distributed Client's executor
 
+# --- late work (grading/late.py) ---------------------------------------------------------------
+# Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;
+# lateness is the collected timestamp minus the due date (`nbgrader db assignment add conv
+# --duedate=...`). Extensions: `python -m grading.late extend alice conv --days 2`.
+c.AssignLatePenalties.plugin_class = "grading.late.LatePenalty"
+c.LatePenalty.percent_per_day = 10
+c.LatePenalty.max_percent = 50
+c.LatePenalty.grace_minutes = 0
+
 # --- feedback ----------------------------------------------------------------------------------
 # Stock feedback prints hidden-test source; HideHiddenTests removes it and any output quoting it.
 c.GenerateFeedback.preprocessors = [SanitizeHTML, GetGrades, HideHiddenTests,

@@ -47,11 +47,14 @@ def _stderr_outputs(nb):
                 yield i, out.get("text", "")[:500]
 
 
+# Fail fast on a stall: nbclient stops a cell after BUDGET_S (CellTimeoutError names the cell), and
+# pytest-timeout stops the whole test, kernel start and shutdown included, after the wall guard.
+@pytest.mark.timeout(WALL_GUARD_S + 30)
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_lecture_executes_cleanly(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
-    client = NotebookClient(nb, timeout=BUDGET_S, kernel_name="python3",
+    client = NotebookClient(nb, timeout=BUDGET_S, startup_timeout=BUDGET_S, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError, naming the cell, on any error

@@ -6,6 +6,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +53,13 @@ def test_student_data_is_ignored():
 
 def test_environment_yml_installs_the_package_with_the_course_extra():
     env = (ROOT / "environment.yml").read_text()
-    assert "-e .[course]" in env
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    m = re.search(r"^course = \[(.*?)^\]", pyproject, re.M | re.S)
-    assert m, "pyproject.toml has no `course` extra"
-    extra = m.group(1)
-    for tool in ("jupyterlab", "nbgrader", "nbval", "ipywidgets"):
-        assert tool in extra, f"{tool} missing from the course extra"
+    assert "-e .[course]" in env and "-c requirements.lock" in env
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "cs231n_lib[student]" in extras["course"], "the course extra must include the student one"
+    for tool in ("jupyterlab", "nbgrader", "ipywidgets"):
+        assert any(r.startswith(tool) for r in extras["student"]), f"{tool} missing from the student extra"
+    for tool in ("nbval", "pytest", "nbstripout", "nh3", "playwright"):
+        assert any(r.startswith(tool) for r in extras["course"]), f"{tool} missing from the course extra"
 
 
 def test_library_defines_no_graded_name():
