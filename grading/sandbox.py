@@ -368,10 +368,10 @@ def run(job_dir, limits, inputs=None):
         writer.join(5)
     proc.stdout.close()
     try:
-        rc = proc.wait(timeout=30)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        rc = proc.wait()
+        proc.wait()
     err.seek(0)
     stderr = err.read(20000).decode(errors="replace")
     err.close()

@@ -9,14 +9,12 @@ the README allows), and collect's file-owner check, off because both simulated s
 Unix account.
 """
 import csv
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 
 import assignments_helpers as helpers
 
@@ -60,18 +58,9 @@ def shell(command, cwd, home=None, **extra):
     return proc.stdout
 
 
-def sandbox_or_skip():
-    from grading import sandbox
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI must be able to sandbox grading: {exc}")
-        pytest.skip(str(exc))
-
 
 def test_instructor_walkthrough_from_a_fresh_copy(tmp_path):
-    sandbox_or_skip()
+    helpers.sandbox_or_skip()
     course = helpers.make_course(tmp_path)
     assert not (course / "gradebook.db").exists()
     exchange = tmp_path / "exchange"

@@ -1,7 +1,6 @@
 """Late work (grading/late.py): a percentage per started day late, capped, per-student extensions
 from the command line, applied by nbgrader's AssignLatePenalties and visible in `nbgrader export`."""
 import csv
-import os
 import subprocess
 import sys
 
@@ -9,7 +8,8 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
-from assignments_helpers import env, make_course, nbgrader, reference_submission, submit
+from assignments_helpers import (env, make_course, nbgrader, reference_submission,
+                                 sandbox_or_skip, submit)
 from grading import late
 from grading.late import LatePenalty, penalty_percent
 
@@ -64,18 +64,9 @@ def test_extension_command_line_checks_its_input(tmp_path):
     assert grading_late(course, "list").stdout == ""
 
 
-def _sandbox_or_skip():
-    from grading import sandbox
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI must be able to sandbox grading: {exc}")
-        pytest.skip(str(exc))
-
 
 def test_late_penalties_and_extensions_in_the_export(tmp_path):
-    _sandbox_or_skip()
+    sandbox_or_skip()
     course = make_course(tmp_path)
     nbgrader("db", "assignment", "add", "conv", "--duedate=2025-03-01 12:00:00 UTC", cwd=course)
     nbgrader("generate_assignment", "conv", "--force", cwd=course)

@@ -27,6 +27,7 @@ import nbformat
 import pytest
 
 from assignments_helpers import (GRADED, NOTEBOOKS, ROOT, build_submission, make_course,
+                                 sandbox_or_skip,
                                  nbgrader, outputs_text, read_snippet, reference_submission,
                                  scores, snippets_for, solution_functions, submit)
 
@@ -34,15 +35,6 @@ ATTACKS = Path(__file__).resolve().parent / "attacks"
 FAST = ["--SandboxedExecute.cell_timeout=6", "--SandboxedExecute.case_timeout=3",
         "--SandboxedExecute.wall_s=150"]
 
-
-def _sandbox_or_skip():
-    from grading import sandbox
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI must be able to sandbox grading: {exc}")
-        pytest.skip(str(exc))
 
 
 def input_tokens(course, assignment):
@@ -125,7 +117,7 @@ class Listener:
 
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
 def test_attacks_gain_nothing_and_leave_no_trace(assignment, tmp_path):
-    _sandbox_or_skip()
+    sandbox_or_skip()
     course = make_course(tmp_path)
     nbgrader("generate_assignment", assignment, "--force", cwd=course)
     token, listener = uuid.uuid4().hex[:12], Listener()
@@ -246,7 +238,7 @@ def test_student_made_test_cells_are_ordinary_code(tmp_path):
     bonus points), and a real test cell whose hidden block the student rewrote: the trusted side
     reads hidden cases only from the release's own test cells. No bonus, no huge inputs built,
     honest score unchanged, autograde exits 0 with a warning naming the cell."""
-    _sandbox_or_skip()
+    sandbox_or_skip()
     course = make_course(tmp_path)
     nbgrader("generate_assignment", "pooling", "--force", cwd=course)
     nb = reference_submission("pooling", course)
@@ -279,7 +271,7 @@ def test_one_endless_function_costs_at_most_a_minute(tmp_path):
     """With the shipped limits: a notebook whose forward pass never returns is graded at most
     60 s slower than an honest one graded in the same run (stock nbgrader pays 30 s per cell
     and the old sandbox up to 30 s per hidden case: about 600 s)."""
-    _sandbox_or_skip()
+    sandbox_or_skip()
     course = make_course(tmp_path)
     nbgrader("generate_assignment", "pooling", "--force", cwd=course)
     funcs = {**solution_functions("pooling"),
