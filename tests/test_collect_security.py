@@ -87,6 +87,19 @@ class Student:
         return self.run("/bin/sh", "-euc", script)
 
 
+def _traversable(path):
+    """Let other accounts pass through (not list) the folders above `path`, for this test only:
+    a clone under a private folder (mktemp -d makes 0700) hides the venv from the test's students.
+    Returns [(folder, old mode)] to restore."""
+    changed = []
+    for parent in reversed(Path(path).resolve().parents):
+        mode = parent.stat().st_mode & 0o7777
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o001)
+            changed.append((parent, mode))
+    return changed
+
+
 def _python_for_students(student):
     """(python, extra env) that an unprivileged account can run nbgrader with."""
     site = sysconfig.get_paths()["purelib"]
@@ -133,15 +146,18 @@ def _exchange_run(tmp_path_factory):
     exchange.chmod(0o777)
     tag = secrets.token_hex(3)
     names = {role: f"cfs_{tag}_{role}" for role in ("alice", "bob", "mallory", "eve", "late")}
-    made, students = [], {}
+    made, students, opened = [], {}, []
     try:
         for role, name in names.items():
             made.append(name)
             students[role] = Student(name, base, exchange,
                                      student_id=names["bob"] if role == "eve" else None)
+        opened = _traversable(sysconfig.get_paths()["purelib"])
         Student.python = _python_for_students(students["alice"])
         yield _exchange_story(course, exchange, students)
     finally:
+        for path, mode in opened:
+            os.chmod(path, mode)
         for name in made:
             subprocess.run(["userdel", "--remove", name], timeout=TIMEOUT, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -27,6 +27,7 @@ COPIED = [
     ("notebooks", ["[0-9][0-9]_*.ipynb"]),           # the lectures
     ("assignments", ["*/*.ipynb"]),                   # the released assignments (nbgrader's release)
     ("cs231n_lib", ["*.py", "*.json"]),               # the library the notebooks import
+    ("cs231n_lib/lectures", ["*.py"]),                # each lecture's experiments and figures
 ]
 # edition path <- source path: single files copied or generated.
 FILES = {
