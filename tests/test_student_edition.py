@@ -27,7 +27,7 @@ import assignments_helpers as helpers
 ROOT = Path(__file__).resolve().parents[1]
 BUILDER = ROOT / "tools" / "make_student_edition.py"
 MARKERS = [("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")]
-PUBLIC = [("notebooks", "*.ipynb"), ("assignments", "*/*.ipynb"), ("cs231n_lib", "*.py"),
+PUBLIC = [("notebooks", "*.ipynb"), ("assignments", "*/*.ipynb"), ("cs231n_lib", "**/*.py"),
           ("tools/student", "*")]
 # Nothing of these may be in the edition, by name (the content scan covers the rest).
 INSTRUCTOR_ONLY = {"solutions", "grading", "tests", ".grading", "gradebook.db", "submitted",
