@@ -30,7 +30,9 @@ feedback.
 """
 import base64
 import binascii
+import hashlib
 import html
+import json
 import re
 import uuid
 from html.parser import HTMLParser
@@ -237,10 +239,25 @@ def _as_text(source):
     return _as_block(f"<pre>{html.escape(source)}</pre>", note=True)
 
 
+_MEMO = {}          # (source, attachments) digest -> (new source, removed): a class's notebooks
+_MEMO_MAX = 20000   # share most markdown cells (the release's), so each is cleaned once per run
+
+
 def sanitize_markdown(source, attachments=None):
     """(source, removed): `source` unchanged and removed=[] when cleaning takes nothing out of its
     HTML; otherwise a source that renders as the cleaned HTML and a list of what was removed
-    (empty when only harmless raw HTML was rewritten)."""
+    (empty when only harmless raw HTML was rewritten). A pure function of its inputs, memoised."""
+    key = hashlib.sha256(json.dumps([source, attachments], sort_keys=True,
+                                    default=str).encode()).digest()
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = _sanitize_markdown(source, attachments)
+        if len(_MEMO) < _MEMO_MAX:
+            _MEMO[key] = hit
+    return hit[0], list(hit[1])
+
+
+def _sanitize_markdown(source, attachments):
     renderers = []
     try:
         rendered = render_markdown(source, attachments, recorder=renderers)
