@@ -19,6 +19,7 @@ Typical use::
 from __future__ import annotations
 
 import copy
+import math
 import sys
 
 import numpy as np
@@ -35,7 +36,9 @@ DEFAULTS = {
     "lr_decay": 1.0,
     "lr_schedule": None,
     "batch_size": 100,
+    "batch_sampling": "epoch",
     "num_epochs": 10,
+    "num_steps": None,
     "num_train_samples": 1000,
     "num_val_samples": None,
     "print_every": 100,
@@ -47,6 +50,7 @@ DEFAULTS = {
     "record_accuracy": True,
 }
 REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
+BATCH_SAMPLINGS = ("epoch", "random")
 
 
 def _lookup_rule(update_rule):
@@ -83,9 +87,20 @@ class Solver:
     - lr_schedule = None: callable ``epoch -> lr`` (epoch counted from 0), setting the learning rate at
       the start of each epoch, e.g. ``lambda e: optim.cosine_schedule(1e-3, e, 10)``. Use either
       lr_decay or lr_schedule, not both.
-    - batch_size = 100: examples per step. One epoch is max(N_train // batch_size, 1) steps over a
-      fresh random permutation of the training set (the remainder waits for the next epoch's shuffle).
+    - batch_size = 100: examples per step; None means all of them (full-batch gradient descent: every
+      step uses the whole training set in its stored order, one step per epoch, no random draw). One
+      epoch is max(N_train // batch_size, 1) steps.
+    - batch_sampling = 'epoch': how a step's examples are chosen.
+      'epoch': a fresh random permutation of the training set per epoch, cut into batches, so every
+      example is used once per epoch (the remainder waits for the next epoch's shuffle).
+      'random': every step draws batch_size distinct examples anew, independently of the other steps
+      (``rng.choice(N_train, batch_size, replace=False)`` with the Solver's rng, as CS231n's original
+      Solver did); batch_size must then be <= N_train.
     - num_epochs = 10: epochs that ``train()`` runs.
+    - num_steps = None: run exactly this many steps instead (give num_epochs or num_steps, not both).
+      Epoch bookkeeping (lr_decay, lr_schedule, accuracy) still happens whenever an epoch is complete;
+      a train() that ends inside an epoch measures the accuracy there too, and a second train()
+      continues that epoch.
     - num_train_samples = 1000: training examples used to measure training accuracy after each epoch
       (None: all of them).
     - num_val_samples = None: validation examples used for validation accuracy (None: all).
@@ -93,10 +108,14 @@ class Solver:
     - verbose = True: print one line per epoch (accuracies, learning rate).
     - progress = True: show a tqdm bar over the steps with epoch and loss. It writes to sys.stdout, so a
       notebook shows no stderr.
-    - seed = None: seeds the mini-batch order and the accuracy subsamples (not the model's init).
+    - seed = None: seeds ``solver.rng``, which draws the mini-batches (either sampling) and the
+      accuracy subsamples (not the model's init): ``np.random.default_rng(seed)``.
     - callback = None: callable ``callback(solver)`` run after every step (the step's loss is
       ``solver.loss_history[-1]``, the step count ``len(solver.loss_history)``); lecture experiments
-      use it to record what they measure. It runs before the end-of-epoch accuracy check.
+      use it to record what they measure. It runs before the end-of-epoch accuracy check. To stop
+      training early it returns True: ``train()`` then ends after this step (the end-of-epoch work of
+      this step, if any, still happens). It must return None, True or False (anything else is a
+      TypeError, so a stray return value cannot stop training by accident).
     - keep_best = True: put the parameters with the best validation accuracy back when training ends
       (early stopping); False keeps the last ones (to watch overfitting happen).
     - record_accuracy = True: measure train / val accuracy before training and after every epoch.
@@ -104,13 +123,16 @@ class Solver:
       X_val, y_val are not needed and the accuracy histories stay empty.
 
     A step whose loss or gradient holds NaN or infinity stops training with FloatingPointError (the
-    parameters are left as they were before that step): the learning rate is usually too high.
+    parameters are left as they were before that step, ``len(solver.loss_history)`` steps were
+    applied): the learning rate is usually too high. Catch it to treat divergence as a result.
 
     After ``train()``:
-    - loss_history: training loss of every step, length num_epochs * steps_per_epoch.
+    - loss_history: training loss of every step, length num_epochs * steps_per_epoch (or num_steps,
+      or fewer after an early stop).
     - train_acc_history, val_acc_history: accuracy after e epochs for e = 0 .. num_epochs (entry 0 is
-      the untrained model), length num_epochs + 1.
-    - lr_history: learning rate used during each epoch, length num_epochs.
+      the untrained model), length num_epochs + 1; plus one entry at the end of a train() that stops
+      inside an epoch (num_steps not a multiple of steps_per_epoch, or a callback's stop).
+    - lr_history: learning rate used during each completed epoch.
     - best_val_acc, best_params: the best validation accuracy seen and a copy of the params that
       reached it; with keep_best, best_params (and, for models with ``bn_params``, their batch-norm
       running averages) are put back into the model when training ends.
@@ -122,6 +144,8 @@ class Solver:
             raise TypeError(f"Solver got unknown option(s) {unknown}; valid options are {sorted(DEFAULTS)}")
         if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a `params` dict and a `loss(X, y=None)` method")
+        if "num_epochs" in kwargs and kwargs.get("num_steps") is not None:
+            raise ValueError("give either num_epochs or num_steps, not both")
         opts = {**DEFAULTS, **kwargs}
         required = REQUIRED_DATA if opts["record_accuracy"] else REQUIRED_DATA[:2]
         if not isinstance(data, dict):
@@ -143,11 +167,19 @@ class Solver:
 
     def _set_options(self, opts):
         """Validate the options and store them as attributes of the same names."""
-        for name in ("batch_size", "num_epochs"):
+        for name, lowest, none_ok in (("batch_size", 1, True), ("num_epochs", 0, False), ("num_steps", 0, True)):
             value = opts[name]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (name == "batch_size"):
-                raise ValueError(f"{name} must be a {'positive' if name == 'batch_size' else 'non-negative'} "
-                                 f"integer, got {value!r}")
+            if value is None and none_ok:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+                raise ValueError(f"{name} must be a {'positive' if lowest else 'non-negative'} integer"
+                                 f"{' or None' if none_ok else ''}, got {value!r}")
+        if opts["batch_sampling"] not in BATCH_SAMPLINGS:
+            raise ValueError(f"unknown batch_sampling {opts['batch_sampling']!r}; use one of {list(BATCH_SAMPLINGS)}")
+        if opts["batch_sampling"] == "random" and opts["batch_size"] is not None \
+                and opts["batch_size"] > len(self.X_train):
+            raise ValueError(f"batch_sampling='random' draws batch_size distinct examples, but batch_size "
+                             f"{opts['batch_size']} > {len(self.X_train)} training examples")
         if not opts["lr_decay"] > 0:
             raise ValueError(f"lr_decay must be > 0, got {opts['lr_decay']!r}")
         if opts["lr_schedule"] is not None:
@@ -172,6 +204,8 @@ class Solver:
         """Fresh bookkeeping and one optimiser config (state) per parameter."""
         self.rng = np.random.default_rng(self.seed)
         self.epoch = 0
+        self._steps_in_epoch = 0  # steps of the current epoch already taken (train() may stop inside one)
+        self._order = None        # this epoch's permutation (batch_sampling='epoch')
         self.best_val_acc = -1.0
         self.best_params = {}
         self.best_bn_params = None
@@ -181,7 +215,27 @@ class Solver:
 
     @property
     def steps_per_epoch(self):
+        if self.batch_size is None:
+            return 1
         return max(len(self.X_train) // self.batch_size, 1)
+
+    def _next_batch(self):
+        """The examples of the next step: an index array, or slice(None) for the full batch."""
+        if self.batch_size is None:
+            return slice(None)
+        if self.batch_sampling == "random":
+            return self.rng.choice(len(self.X_train), self.batch_size, replace=False)
+        i = self._steps_in_epoch
+        return self._order[i * self.batch_size:(i + 1) * self.batch_size]
+
+    def _run_callback(self):
+        """Run the callback; True if it asks to stop."""
+        if self.callback is None:
+            return False
+        answer = self.callback(self)
+        if answer is None or isinstance(answer, (bool, np.bool_)):
+            return bool(answer)
+        raise TypeError(f"callback must return None, True (stop training) or False, got {answer!r}")
 
     def _step(self, idx):
         """One update on the examples ``idx``: loss, gradients, rule per parameter."""
@@ -235,42 +289,55 @@ class Solver:
         if self.verbose:
             lr = self._current_lr()
             lr_text = f"; lr: {lr:.3g}" if np.isfinite(lr) else ""
-            log(f"(Epoch {self.epoch} / {self.num_epochs_total}) train acc: {train_acc:.3f}; "
-                f"val acc: {val_acc:.3f}{lr_text}")
+            where = (f"Step {len(self.loss_history)}, inside epoch {self.epoch + 1}" if self._steps_in_epoch
+                     else f"Epoch {self.epoch} / {self.num_epochs_total}")
+            log(f"({where}) train acc: {train_acc:.3f}; val acc: {val_acc:.3f}{lr_text}")
 
     def train(self):
-        """Run num_epochs epochs (continuing the histories if called again), then restore best_params."""
+        """Run num_epochs epochs or num_steps steps (continuing the histories if called again).
+
+        Ends early when the callback returns True; then restores best_params (with keep_best).
+        """
         from tqdm import tqdm  # imported here so the library imports without a terminal setup
 
-        self.num_epochs_total = self.epoch + self.num_epochs
-        steps = self.num_epochs * self.steps_per_epoch
+        per_epoch = self.steps_per_epoch
+        steps = self.num_epochs * per_epoch if self.num_steps is None else self.num_steps
+        self.num_epochs_total = self.epoch + math.ceil((self._steps_in_epoch + steps) / per_epoch)
         bar = tqdm(total=steps, file=sys.stdout, disable=not self.progress, leave=False,
                    unit="step", dynamic_ncols=True)
         log = bar.write if self.progress else print
         try:
-            if self.epoch == 0 and self.record_accuracy:
+            if self.record_accuracy and not self.train_acc_history:
                 self._record_accuracy(log)
-            for _ in range(self.num_epochs):
-                self._train_epoch(bar, log)
+            for _ in range(steps):
+                if self._steps_in_epoch == 0:
+                    self._start_epoch()
+                loss = self._step(self._next_batch())
+                self._steps_in_epoch += 1
+                stop = self._run_callback()
+                t = len(self.loss_history)
+                bar.set_description(f"epoch {self.epoch + 1}/{self.num_epochs_total}", refresh=False)
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                bar.update(1)
+                if self.verbose and self.print_every and t % self.print_every == 0:
+                    log(f"(Step {t}) loss: {loss:.6f}")
+                if self._steps_in_epoch == per_epoch:
+                    self._end_epoch(log)
+                if stop:
+                    break
+            if self._steps_in_epoch and self.record_accuracy:  # ended inside an epoch: measure here too
+                self._record_accuracy(log)
         finally:
             bar.close()
         self._restore_best()
 
-    def _train_epoch(self, bar, log):
+    def _start_epoch(self):
         if self.lr_schedule is not None:
             self._set_lr(float(self.lr_schedule(self.epoch)))
-        order = self.rng.permutation(len(self.X_train))
-        for i in range(self.steps_per_epoch):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            loss = self._step(idx)
-            if self.callback is not None:
-                self.callback(self)
-            t = len(self.loss_history)
-            bar.set_description(f"epoch {self.epoch + 1}/{self.num_epochs_total}", refresh=False)
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            bar.update(1)
-            if self.verbose and self.print_every and t % self.print_every == 0:
-                log(f"(Step {t}) loss: {loss:.6f}")
+        if self.batch_size is not None and self.batch_sampling == "epoch":
+            self._order = self.rng.permutation(len(self.X_train))
+
+    def _end_epoch(self, log):
         lr = self._current_lr()
         self.lr_history.append(lr)
         if self.lr_decay != 1.0:
@@ -278,6 +345,7 @@ class Solver:
                 raise ValueError("lr_decay needs a learning rate: pass optim_config={'learning_rate': ...}")
             self._set_lr(lr * self.lr_decay)
         self.epoch += 1
+        self._steps_in_epoch = 0
         if self.record_accuracy:
             self._record_accuracy(log)
 

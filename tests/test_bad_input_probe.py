@@ -219,6 +219,12 @@ CASES = [
     ("Solver data not a dict", lambda: Solver(_Linear(), [np.eye(2)]), err("dict")),
     ("Solver lr_decay 0", lambda: Solver(_Linear(), _toy(), lr_decay=0.0), err("lr_decay")),
     ("Solver diverging loss", lambda: _solve(optim_config={"learning_rate": float("inf")}), err("")),
+    ("Solver batch_sampling typo", lambda: Solver(_Linear(), _toy(), batch_sampling="shuffled"), err("shuffled")),
+    ("Solver random batch too large", lambda: Solver(_Linear(), _toy(), batch_size=9, batch_sampling="random"),
+     err("batch_size 9 > 8")),
+    ("Solver num_steps float", lambda: Solver(_Linear(), _toy(), num_steps=2.5), err("num_steps")),
+    ("Solver num_steps with num_epochs", lambda: Solver(_Linear(), _toy(), num_epochs=1, num_steps=3), err("num_steps")),
+    ("Solver callback returns a number", lambda: _solve(callback=lambda s: 1.0), err("callback")),
     # models
     ("PatternNet bad token", lambda: models.PatternNet("conv-relu-foo-affine", input_dim=(1, 8, 8)), err("foo")),
     ("ThreeLayerConvNet negative filters", lambda: models.ThreeLayerConvNet(num_filters=-1), err("num_filters")),

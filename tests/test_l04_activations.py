@@ -156,6 +156,68 @@ def test_train_learns_and_stops_at_the_target():
     assert len(early["loss_history"]) == early["acc_iters"][-1]
 
 
+def _reference_train(model, X, y, lr, num_steps, batch_size=None, momentum=0.9, record_every=10, seed=0,
+                     target_accuracy=None):
+    """Lecture 4's training loop written out by hand: what train() computed before it used the Solver.
+
+    Accuracy on all of X at t = 0, record_every, ...; a step on a random batch of distinct examples (or
+    on all of X); momentum v = mu v - lr dw, w = w + v; stop at the target or a non-finite loss."""
+    rng = np.random.default_rng(seed)
+    velocity = {k: np.zeros_like(w) for k, w in model.params.items()}
+    losses, iters, accs, stopped = [], [], [], None
+    for t in range(num_steps + 1):
+        if t % record_every == 0:
+            iters.append(t)
+            accs.append(float(np.mean(np.argmax(model.loss(X), axis=1) == y)))
+            if target_accuracy is not None and accs[-1] >= target_accuracy:
+                break
+        if t == num_steps:
+            break
+        batch = slice(None) if batch_size is None else rng.choice(len(X), batch_size, replace=False)
+        loss, grads = model.loss(X[batch], y[batch])
+        if not np.isfinite(loss):
+            stopped = t
+            break
+        losses.append(loss)
+        for k, dw in grads.items():
+            velocity[k] = momentum * velocity[k] - lr * dw
+            model.params[k] = model.params[k] + velocity[k]
+    return {"loss_history": np.array(losses), "acc_iters": np.array(iters), "acc_history": np.array(accs),
+            "stopped_at": stopped}
+
+
+@pytest.mark.parametrize("activation, options, ends", [
+    ("relu", {"lr": 0.5, "num_steps": 40, "record_every": 7}, "full"),                # full batch, momentum 0.9
+    ("relu", {"lr": 3.0, "num_steps": 60, "batch_size": 16, "momentum": 0.0, "record_every": 60, "seed": 4},
+     "full"),
+    ("tanh", {"lr": 0.3, "num_steps": 300, "batch_size": 10, "record_every": 5, "seed": 1,
+              "target_accuracy": 0.7}, "target"),
+    ("leaky_relu", {"lr": 1e3, "num_steps": 50, "batch_size": 20, "record_every": 5, "seed": 2}, "diverged"),
+])
+def test_train_matches_the_reference_loop_bit_for_bit(activation, options, ends):
+    X, y = make_spirals(3, 30, seed=0)
+    runs = []
+    for train in (demos.train, _reference_train):
+        model = demos.MLP(2, [20, 20], 3, activation, seed=2)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            runs.append((train(model, X, y, **options), model.params))
+    (new, new_params), (ref, ref_params) = runs
+    assert new["stopped_at"] == ref["stopped_at"]
+    for key in ("loss_history", "acc_iters", "acc_history"):
+        np.testing.assert_array_equal(new[key], ref[key], err_msg=key)
+    for k in ref_params:
+        np.testing.assert_array_equal(new_params[k], ref_params[k], err_msg=k)
+    # each case ends the way it is meant to (so the comparison covers that ending)
+    assert (ref["stopped_at"] is not None) == (ends == "diverged")
+    assert (len(ref["loss_history"]) == options["num_steps"]) == (ends == "full")
+
+
+def test_train_rejects_a_bad_record_every():
+    X, y = _data()
+    with pytest.raises(ValueError, match="record_every"):
+        demos.train(demos.MLP(4, [5], 3, seed=0), X, y, lr=0.1, num_steps=5, record_every=0)
+
+
 def test_iterations_to_reach():
     iters, values = [0, 10, 20, 30], [0.1, 0.5, 0.95, 0.9]
     assert demos.iterations_to_reach(iters, values, 0.9) == 20

@@ -281,3 +281,107 @@ def test_non_finite_gradient_stops_training_too():
 
     with pytest.raises(FloatingPointError, match="gradient of 'b'"):
         Solver(BadGradient(), toy_data(), batch_size=20, num_epochs=1, **QUIET).train()
+
+
+# ---------------------------------------------------------------- batch sampling, steps, early stop, full batch
+class BatchRecorder(LinearModel):
+    """Records which training examples each step sees: X_train[n] = [n, n, n]."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def loss(self, X, y=None):
+        if y is not None:
+            self.batches.append(X[:, 0].astype(int))
+        return super().loss(X, y)
+
+
+def index_data(n_train=12):
+    data = toy_data(n_train=n_train)
+    data["X_train"] = np.repeat(np.arange(n_train, dtype=float)[:, None], 3, axis=1)
+    return data
+
+
+def test_epoch_sampling_cuts_one_permutation_per_epoch():
+    model = BatchRecorder()
+    Solver(model, index_data(12), batch_size=5, num_epochs=2, seed=7, **QUIET).train()
+    rng = np.random.default_rng(7)
+    expected = []
+    for _ in range(2):                       # 12 // 5 = 2 steps per epoch; 2 examples wait for the next shuffle
+        order = rng.permutation(12)
+        expected += [order[:5], order[5:10]]
+    assert len(model.batches) == 4
+    assert all(np.array_equal(seen, want) for seen, want in zip(model.batches, expected))
+
+
+def test_random_sampling_draws_distinct_examples_anew_each_step():
+    model = BatchRecorder()
+    solver = Solver(model, index_data(12), batch_size=5, num_steps=6, batch_sampling="random", seed=7,
+                    record_accuracy=False, **QUIET)
+    solver.train()
+    rng = np.random.default_rng(7)
+    expected = [rng.choice(12, 5, replace=False) for _ in range(6)]
+    assert len(model.batches) == 6
+    assert all(np.array_equal(seen, want) for seen, want in zip(model.batches, expected))
+    assert all(len(set(b)) == 5 for b in model.batches)
+    # not an epoch's permutation: the first two steps share examples (with this seed)
+    assert set(model.batches[0]) & set(model.batches[1])
+    with pytest.raises(ValueError, match="batch_sampling.*'shuffle'|'shuffle'.*batch_sampling"):
+        Solver(LinearModel(), toy_data(), batch_sampling="shuffle", **QUIET)
+    with pytest.raises(ValueError, match="distinct.*13 > 12"):
+        Solver(LinearModel(), index_data(12), batch_size=13, batch_sampling="random", **QUIET)
+
+
+def test_num_steps_runs_that_many_steps_and_keeps_epoch_bookkeeping():
+    seen = []
+    solver = Solver(LinearModel(), toy_data(n_train=60), update_rule=recording_rule(seen), batch_size=20,
+                    num_steps=7, optim_config={"learning_rate": 1.0}, lr_decay=0.5, **QUIET)
+    solver.train()                           # 3 steps per epoch: epochs 1, 2 complete, 1 step of epoch 3
+    assert len(solver.loss_history) == 7 and solver.epoch == 2
+    assert seen[::2] == [1.0] * 3 + [0.5] * 3 + [0.25]         # two params per step: every other entry
+    assert solver.lr_history == [1.0, 0.5]
+    assert len(solver.val_acc_history) == 1 + 2 + 1            # start, two epochs, the unfinished epoch's end
+    solver.num_steps = 2
+    solver.train()                           # continues epoch 3 (2 more steps complete it)
+    assert len(solver.loss_history) == 9 and solver.epoch == 3 and solver.lr_history == [1.0, 0.5, 0.25]
+    with pytest.raises(ValueError, match="num_epochs or num_steps"):
+        Solver(LinearModel(), toy_data(), num_epochs=2, num_steps=5, **QUIET)
+    with pytest.raises(ValueError, match="num_steps"):
+        Solver(LinearModel(), toy_data(), num_steps=-1, **QUIET)
+
+
+def test_num_steps_continues_the_epochs_permutation():
+    model = BatchRecorder()
+    solver = Solver(model, index_data(12), batch_size=4, num_steps=2, seed=1, record_accuracy=False, **QUIET)
+    solver.train()
+    solver.train()                            # steps 3 and 4: the rest of epoch 1, then epoch 2 begins
+    first_epoch = np.concatenate(model.batches[:3])
+    assert sorted(first_epoch) == list(range(12))            # every example once in epoch 1
+    rng = np.random.default_rng(1)
+    order1, order2 = rng.permutation(12), rng.permutation(12)
+    assert np.array_equal(first_epoch, order1) and np.array_equal(model.batches[3], order2[:4])
+
+
+def test_callback_returning_true_stops_training():
+    solver = Solver(LinearModel(), toy_data(n_train=60), batch_size=20, num_epochs=5,
+                    callback=lambda s: len(s.loss_history) == 4, **QUIET)
+    solver.train()
+    assert len(solver.loss_history) == 4
+    # start, the end of epoch 1 (step 3), and the stop inside epoch 2
+    assert len(solver.val_acc_history) == 3 and solver.epoch == 1
+    with pytest.raises(TypeError, match="callback must return None, True.*'stop'"):
+        Solver(LinearModel(), toy_data(), num_epochs=1, callback=lambda s: "stop", **QUIET).train()
+
+
+def test_full_batch_uses_every_example_in_order_and_draws_nothing():
+    model = BatchRecorder()
+    solver = Solver(model, index_data(12), batch_size=None, num_epochs=3, seed=2, record_accuracy=False,
+                    **QUIET)
+    assert solver.steps_per_epoch == 1
+    solver.train()
+    assert len(model.batches) == 3 and all(np.array_equal(b, np.arange(12)) for b in model.batches)
+    untouched = np.random.default_rng(2)
+    assert solver.rng.random() == untouched.random()          # the rng drew no batches
+    with pytest.raises(ValueError, match="batch_size"):
+        Solver(LinearModel(), toy_data(), batch_size=2.5, **QUIET)

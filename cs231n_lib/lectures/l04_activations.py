@@ -8,7 +8,7 @@ with them, so the notebook shows results rather than bookkeeping:
   its hidden pre-activations
 - layer_gradient_norms: how much gradient reaches each layer (saturation kills it)
 - unit_activity / dead_unit_fractions: units that are never active, and units that never pass gradient
-- train: full- or mini-batch SGD with momentum, recording loss and accuracy
+- train: full- or mini-batch SGD with momentum through the Solver, recording loss and accuracy
 - iterations_to_reach: the first recorded iteration at which a curve reaches a target
 - dead_unit_experiment / iterations_race: the two training experiments, averaged over seeds
 - mean_slope, gaussian_output_mean: saturation and zero-centredness for Gaussian pre-activations
@@ -33,9 +33,9 @@ from cs231n_lib import layers
 from cs231n_lib._threads import one_blas_thread
 from cs231n_lib.data import Surface
 from cs231n_lib.lectures import best_time
-from cs231n_lib.optim import sgd_momentum
 from cs231n_lib.plot import COLORS, MUTED, _new_ax, function_and_gradient
 from cs231n_lib.shapes import check_array
+from cs231n_lib.solver import Solver
 
 __all__ = [
     "HIDDEN_ACTIVATIONS", "MLP", "layer_gradient_norms", "unit_activity", "dead_unit_fractions",
@@ -277,38 +277,40 @@ def train(model, X, y, lr, num_steps, batch_size=None, momentum=0.9, record_ever
           target_accuracy=None):
     """Train with SGD + momentum; record the training loss every step and the accuracy on all of X.
 
-    X (N, D), y (N,); batch_size None means full batch. Accuracy is measured every record_every
-    iterations (and at iteration 0). Stops early when a recorded accuracy reaches target_accuracy
-    (if given), or, with stopped_at set, when the loss stops being finite.
+    X (N, D), y (N,); batch_size None means full batch, otherwise every step draws batch_size distinct
+    examples at random (the Solver's batch_sampling='random', seeded by seed). Accuracy is measured
+    every record_every iterations (and at iteration 0). Stops early when a recorded accuracy reaches
+    target_accuracy (if given), or, with stopped_at set, when the loss stops being finite.
     Returns {'loss_history': (T,), 'acc_iters': (R,), 'acc_history': (R,), 'stopped_at': int | None}.
     """
     if len(X) != len(y) or len(X) == 0:
         raise ValueError(f"X has {len(X)} examples and y {len(y)}: need the same number, at least one")
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
+        raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+    acc_iters, accs = [], []
+
+    def record(t):
+        """Measure the accuracy after t steps; True once it reaches the target (the Solver then stops)."""
+        acc_iters.append(t)
+        accs.append(model.accuracy(X, y))
+        return target_accuracy is not None and bool(accs[-1] >= target_accuracy)
+
+    def after_step(solver):
+        t = len(solver.loss_history)
+        return t % record_every == 0 and record(t)
+
+    solver = Solver(model, {"X_train": X, "y_train": y}, update_rule="sgd_momentum",
+                    optim_config={"learning_rate": lr, "momentum": momentum}, num_steps=num_steps,
+                    batch_size=batch_size, batch_sampling="random", seed=seed, callback=after_step,
+                    record_accuracy=False, keep_best=False, verbose=False, progress=False)
+    stopped = None
     with one_blas_thread():
-        return _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy)
-
-
-def _train(model, X, y, lr, num_steps, batch_size, momentum, record_every, seed, target_accuracy):
-    rng = np.random.default_rng(seed)
-    configs = {name: {"learning_rate": lr, "momentum": momentum} for name in model.params}
-    losses, acc_iters, accs, stopped = [], [], [], None
-    for t in range(num_steps + 1):
-        if t % record_every == 0:
-            acc_iters.append(t)
-            accs.append(model.accuracy(X, y))
-            if target_accuracy is not None and accs[-1] >= target_accuracy:
-                break
-        if t == num_steps:
-            break
-        idx = slice(None) if batch_size is None else rng.choice(len(X), batch_size, replace=False)
-        loss, grads = model.loss(X[idx], y[idx])
-        if not np.isfinite(loss):
-            stopped = t
-            break
-        losses.append(loss)
-        for name, dw in grads.items():
-            model.params[name], configs[name] = sgd_momentum(model.params[name], dw, configs[name])
-    return {"loss_history": np.array(losses), "acc_iters": np.array(acc_iters),
+        if not record(0):
+            try:
+                solver.train()
+            except FloatingPointError:      # diverged: the steps before it are the result
+                stopped = len(solver.loss_history)
+    return {"loss_history": np.array(solver.loss_history), "acc_iters": np.array(acc_iters),
             "acc_history": np.array(accs), "stopped_at": stopped}
 
 
