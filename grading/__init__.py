@@ -1,13 +1,35 @@
-"""Grading support for the course's nbgrader assignments (instructor only; never released).
+"""Grading for the course's nbgrader assignments (instructor only; never in the student edition).
 
-- ``grading.checks.check(name, cases)``: the single call in every hidden test cell.
-- ``grading.cases``: hidden cases as plain data: build inputs, invoke the student, judge.
-- ``grading.reference``: independent reference layers with switchable common mistakes.
-- ``grading.nbgrader_plugins``: nbgrader preprocessors wired in by ../nbgrader_config.py
-  (restore deleted or stripped test cells, keep hidden tests out of feedback, progress lines).
+The pipeline, in the order a submission meets it (nbgrader_config.py switches each part on):
 
-nbgrader_config.py puts the repository root on the kernel's PYTHONPATH, so ``import grading``
-works while autograding; students never receive this folder.
+- ``safe_collect``: the doors in. ``SafeExchangeCollect`` (nbgrader collect: no link followed,
+  the owner uid must be the student, the time from ctime) and ``SafeZipExtractor`` /
+  ``SafeFileNameCollector`` (nbgrader zip_collect: top-level entries only, plain student ids).
+- ``nbgrader_plugins``: sanitising before grading: ``RestoreCells`` (deleted or stripped test
+  cells put back), ``ForeignCells`` (cells claiming metadata the release lacks become ordinary
+  code), ``ProgressLog``, ``CheckCellMetadataFast``; ``HideHiddenTests`` for feedback;
+  ``share_gradebook_engines()``.
+- ``secure_grading``: ``SandboxedExecute``, nbgrader's execute step: builds a job per notebook,
+  fans the class out on an executor, writes back what the judge decided.
+  - ``judge`` (trusted): hidden tests read as data from the release's own test cells, the
+    inputs as a stream, every returned value judged case by case in isolation.
+  - ``cases`` (trusted): each graded function's cases: inputs built from salted seeds (the
+    course secret in ``.grading/secret``), the reference, likely causes, the report.
+  - ``reference`` (trusted): independent reference layers with switchable common mistakes.
+  - ``sandbox``: bubblewrap + prlimit + setpriv around the worker; private job folders, the
+    inputs sent after the last cell, every process of the run killed at its end.
+  - ``cgroups``: a cgroup per run (one core, 2 GB, a process cap), v2 or v1.
+  - ``sandbox_worker`` (runs inside, untrusted): the cells in forked children, a paused holder per
+    test cell, the graded calls once the inputs arrive.
+  - ``sandbox_tripwire`` (inside): stand-ins for library implementations a graded function
+    must not call.
+- ``html_safety``: ``SanitizeHTML`` after execution and in feedback: nothing a student wrote runs
+  in the formgrader's or a feedback page's browser.
+- ``late``: the late policy and per-student extensions (``python -m grading.late``).
+- ``checks``: ``check(name, cases)``, the one call of every hidden test, run in-process when the
+  instructor validates the source notebooks.
+
+docs/SECURITY.md lists every door with its guard and its test.
 """
 from .checks import GradingFailure, check
 

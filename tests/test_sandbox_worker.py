@@ -252,3 +252,12 @@ def test_job_folders_are_private(tmp_path):
         assert "Permission denied" in probe.stderr
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_the_workers_tables_are_the_graders():
+    """The worker cannot import grading (it runs alone in the sandbox), so it keeps its own copy of
+    what each graded function returns and which forward pass a backward pass needs: they must be
+    the trusted side's."""
+    from grading import cases, sandbox_worker
+    assert sandbox_worker.RETURNS == cases.RETURNS
+    assert sandbox_worker.FORWARD_OF == cases.FORWARD_OF
