@@ -437,11 +437,11 @@ def judge_case(name, case, inputs, rec):
             problems.append(err)
         elif arr is not None:
             outputs[key] = arr
-    keys = _checked_keys(case, want)
+    keys = _cases.checked_keys(case, want)
     problems = [p for p in problems if p.split(" ")[0] in keys]
     if problems:
         return False, problems, None
-    passed, lines = _judge(name, case, inputs, outputs, want)
+    passed, lines = _cases.judge(name, case, inputs, outputs, want=want)
     return passed, lines, None
 
 
@@ -454,36 +454,6 @@ def judge_isolated(name, case, rec):
         return False, [f"{name} returned something the grader could not compare with the "
                        f"expected result ({type(exc).__name__}); check the shapes and types it "
                        f"returns"], None
-
-
-def _checked_keys(case, want):
-    keys = list(want)
-    if "check" in case:
-        keys = [k for k in keys if k in case["check"] or
-                (case["check"] == "running" and k.startswith("running"))]
-    return keys
-
-
-def _judge(name, case, inputs, outputs, want):
-    """grading.cases.judge, with the reference taken from the per-case memo."""
-    tol = case.get("tol", _cases.TOL)
-    keys = _checked_keys(case, want)
-    verdicts = {k: _cases._judge_one(name, case, inputs, k, outputs.get(k), want[k], tol)
-                for k in keys}
-    wrong = [k for k in keys if verdicts[k] is not None]
-    if not wrong:
-        return True, []
-    causes = _cases._likely_causes(name, case, inputs, outputs, wrong, tol)
-    lines = [verdicts[k][0] if causes else verdicts[k][0] + verdicts[k][1] for k in wrong]
-    right = [k for k in keys if k not in wrong]
-    if right:
-        lines[-1] += f"; {' and '.join(right)} correct"
-    matched = " and ".join(wrong)
-    lines += [f"likely cause: {c}; your {matched} match{'es' if len(wrong) == 1 else ''} "
-              f"exactly what that mistake computes" for c in causes]
-    if not causes:
-        lines += _cases._structural_hints(name, case, outputs, want, wrong, tol)
-    return False, lines
 
 
 def report(name, case_list, results):
