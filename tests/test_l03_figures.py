@@ -1,11 +1,9 @@
 """Lecture 3's figure helpers (number_grids, volumes_to_scale, histograms_by_layer): they draw what they are given."""
-import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
@@ -13,15 +11,8 @@ from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from cs231n_lib.lectures import l03_pooling_normalisation as l03  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def quiet():
-    """Warnings are errors (drawing included); figures closed after each test."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-        for num in plt.get_fignums():
-            plt.figure(num).canvas.draw()
-    plt.close("all")
+# Warnings are errors, drawing included; nothing logged; figures closed (conftest.py).
+pytestmark = pytest.mark.usefixtures("quiet_figures")
 
 
 def _texts(ax):

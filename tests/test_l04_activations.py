@@ -5,13 +5,11 @@ Oracles: centred finite differences (gradients of the MLP and of the 2-D loss), 
 the geometry of Kaczmarz steps.
 """
 import time
-import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import integrate, stats  # noqa: E402
@@ -22,14 +20,8 @@ from cs231n_lib.data import make_blobs, make_spirals  # noqa: E402
 from cs231n_lib.gradcheck import numerical_gradient, rel_error  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-        for num in plt.get_fignums():
-            plt.figure(num).canvas.draw()        # layout warnings surface when drawing
-    plt.close("all")
+# Warnings are errors, drawing included; nothing logged; figures closed (conftest.py).
+pytestmark = pytest.mark.usefixtures("quiet_figures")
 
 
 def _data(N=7, D=4, C=3, seed=0):
