@@ -104,13 +104,17 @@ def image_grid(images, ncols=None, titles=None, cmap="gray", normalize="each", s
     ncols:     images per row (default min(N, 8));  titles: N strings or None
     normalize: 'each' stretch every image to its own min..max (shows the pattern of each filter);
                'all' one shared min..max (brightness comparable across images);
+               'signed-each' / 'signed-all': zero sits in the middle of the colour map, scaled by
+               each image's (or all images') largest |value|; use with a diverging map, where
+               signs matter (weights, gradients): white is then exactly 0;
                None values are taken as [0, 1] (colour is clipped there)
     Returns the figure, with exactly N axes.
     """
     x = _as_images(images)
     N = len(x)
-    if normalize not in ("each", "all", None):
-        raise ValueError(f"normalize must be 'each', 'all' or None, got {normalize!r}")
+    if normalize not in ("each", "all", "signed-each", "signed-all", None):
+        raise ValueError("normalize must be 'each', 'all', 'signed-each', 'signed-all' or None, "
+                         f"got {normalize!r}")
     if titles is not None and len(titles) != N:
         raise ValueError(f"got {len(titles)} titles for {N} images")
     ncols = min(N, 8) if ncols is None else int(ncols)
@@ -120,6 +124,7 @@ def image_grid(images, ncols=None, titles=None, cmap="gray", normalize="each", s
                              figsize=(max(2.0, ncols * cell), nrows * cell + 0.3 * (titles is not None)
                                       + 0.4 * (suptitle is not None)))
     lo_all, hi_all = x.min(), x.max()
+    m_all = np.abs(x).max()
     for i, ax in enumerate(axes.flat):
         if i >= N:
             ax.remove()                               # no empty frames at the end of the grid
@@ -129,6 +134,9 @@ def image_grid(images, ncols=None, titles=None, cmap="gray", normalize="each", s
             img = _scale(img, img.min(), img.max())
         elif normalize == "all":
             img = _scale(img, lo_all, hi_all)
+        elif normalize in ("signed-each", "signed-all"):
+            m = np.abs(img).max() if normalize == "signed-each" else m_all
+            img = _scale(img, -m, m) if m > 0 else np.full_like(img, 0.5)
         else:
             img = np.clip(img, 0, 1)
         ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
@@ -138,6 +146,30 @@ def image_grid(images, ncols=None, titles=None, cmap="gray", normalize="each", s
     if suptitle:
         fig.suptitle(suptitle, fontsize=13)
     return fig
+
+
+def signed_image(values, ax=None, title=None, cmap="RdBu_r", colorbar=True, vmax=None):
+    """Draw a 2-D array whose sign matters (a gradient, a kernel) with zero exactly at the centre
+    of a diverging colour map: white is 0, red positive, blue negative (for 'RdBu_r').
+
+    The colour limits are -vmax..vmax with vmax = max |values| unless given, so equal magnitudes
+    of either sign get equally strong colours. Returns the AxesImage.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"signed_image needs a 2-D array, got shape {a.shape}")
+    m = float(np.abs(a).max()) if vmax is None else float(vmax)
+    if not m > 0:
+        m = 1.0                                       # an all-zero array is drawn all white
+    ax = _new_ax(ax)
+    im = ax.imshow(a, cmap=cmap, vmin=-m, vmax=m)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
 
 
 # --------------------------------------------------------------------------- functions and surfaces

@@ -6,12 +6,11 @@ The budget is checked on the CPU time the kernel used (all its threads): unlike 
 not grow when other tests load the machine, and on two cores a notebook's wall time is at most its
 CPU time plus waiting. Wall time gets a looser guard, so a notebook that hangs still fails."""
 import json
-import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from executed import BUDGET_S, executed
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -19,11 +18,7 @@ ALL_NOTEBOOKS = sorted(
     p for d in ("notebooks", "solutions", "assignments") for p in (ROOT / d).rglob("*.ipynb")
     if ".ipynb_checkpoints" not in p.parts
 )
-BUDGET_S = 60
 WALL_GUARD_S = 3 * BUDGET_S
-CPU_PROBE = ("import json, resource\n"
-             "_r = resource.getrusage(resource.RUSAGE_SELF)\n"
-             "print('CPU_SECONDS', json.dumps(_r.ru_utime + _r.ru_stime))")
 
 
 def test_lecture_notebooks_exist():
@@ -49,18 +44,11 @@ def _stderr_outputs(nb):
 
 # Fail fast on a stall: nbclient stops a cell after BUDGET_S (CellTimeoutError names the cell), and
 # pytest-timeout stops the whole test, kernel start and shutdown included, after the wall guard.
+# The execution is shared (tests/executed.py) with the tests that read what a lecture shows.
 @pytest.mark.timeout(WALL_GUARD_S + 30)
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
-def test_lecture_executes_cleanly(path, tmp_path):
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
-    client = NotebookClient(nb, timeout=BUDGET_S, startup_timeout=BUDGET_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
-    start = time.perf_counter()
-    client.execute()  # raises CellExecutionError, naming the cell, on any error
-    elapsed = time.perf_counter() - start
-    probe = nb.cells.pop()
-    cpu = float(probe.outputs[0]["text"].split()[1])
+def test_lecture_executes_cleanly(path):
+    nb, elapsed, cpu = executed(path)
     noisy = list(_stderr_outputs(nb))
     assert not noisy, f"{path.name} wrote to stderr (warnings?): {noisy[:3]}"
     assert cpu < BUDGET_S, f"{path.name} used {cpu:.1f} s of CPU (budget {BUDGET_S} s)"

@@ -197,3 +197,49 @@ def test_image_grid_reads_channel_first_filters_as_square_images():
         fig = plot.image_grid(np.random.default_rng(0).random(shape))
         assert [ax.images[0].get_array().shape for ax in fig.axes] == [expected] * 4, shape
         plt.close(fig)
+
+
+
+def test_signed_image_puts_zero_at_white_and_equal_magnitudes_at_equal_strength():
+    # 1 row: -1 (strong blue), 0 (white), 0.25 (light red), 1 (strong red); a lopsided range
+    # (min -1, max 1 here, but see the second array) must not shift where zero sits.
+    a = np.array([[-1.0, 0.0, 0.25, 1.0]])
+    fig, ax = plt.subplots()
+    im = plot.signed_image(a, ax=ax, colorbar=False)
+    lo, hi = im.get_clim()
+    assert (lo, hi) == (-1.0, 1.0)
+    white = np.array(plt.get_cmap("RdBu_r")(0.5)[:3])
+    assert np.allclose(im.cmap(im.norm(0.0))[:3], white)
+    # a mostly negative array (min -3, max 0.5): zero is still the centre of the map
+    im2 = plot.signed_image(np.array([[-3.0, 0.0, 0.5]]), ax=ax, colorbar=False)
+    assert im2.get_clim() == (-3.0, 3.0)
+    assert np.allclose(im2.cmap(im2.norm(0.0))[:3], white)
+    plt.close(fig)
+
+
+def test_signed_image_all_zero_and_bad_shape():
+    fig, ax = plt.subplots()
+    im = plot.signed_image(np.zeros((2, 2)), ax=ax, colorbar=False)
+    assert im.get_clim() == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="2-D"):
+        plot.signed_image(np.zeros((2, 2, 2)), ax=ax)
+    plt.close(fig)
+
+
+def test_image_grid_signed_keeps_zero_white():
+    # two kernels of very different ranges; with 'signed-each' the zero pixel of each is drawn
+    # with the centre colour of the map, whatever the image's min and max
+    k = np.zeros((2, 3, 3))
+    k[0, 0, 0], k[0, 2, 2] = -4.0, 1.0
+    k[1, 0, 0] = 2.0
+    fig = plot.image_grid(k, cmap="RdBu_r", normalize="signed-each")
+    for ax in fig.axes:
+        shown = ax.images[0].get_array()
+        assert np.isclose(shown[1, 1], 0.5)          # the zero entry maps to the centre
+    assert np.isclose(fig.axes[0].images[0].get_array()[2, 2], 0.5 + 1.0 / 8)
+    plt.close(fig)
+    fig = plot.image_grid(k, cmap="RdBu_r", normalize="signed-all")
+    assert np.isclose(fig.axes[1].images[0].get_array()[0, 0], 0.5 + 2.0 / 8)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="signed-each"):
+        plot.image_grid(k, normalize="signed")
