@@ -69,6 +69,38 @@ def _lookup_rule(update_rule):
     return rules[update_rule]
 
 
+def _in_jupyter_kernel():
+    """True inside a Jupyter (ipykernel) kernel, where a terminal-style bar would leave one output per redraw."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+class _DisplayLine:
+    """A file for tqdm inside a notebook: the bar is ONE display output, redrawn in place.
+
+    tqdm redraws a terminal bar by writing a carriage return and the new text. Sent to a kernel's
+    stdout, each redraw becomes a new stream output (a saved notebook kept 168 of them for one training
+    run). Here every write replaces the text of one display output (IPython's display_id), so the
+    notebook keeps a single line: the bar's final state (steps, time, rate, last loss).
+    """
+
+    encoding = "utf-8"       # tqdm draws its block characters only for a file that says it takes them
+
+    def __init__(self):
+        from IPython.display import display
+        self._text = ""
+        self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def write(self, s):
+        self._text = s.rsplit("\r", 1)[-1] if "\r" in s else self._text + s
+        self._handle.update({"text/plain": self._text.rstrip()}, raw=True)
+
+    def flush(self):
+        pass
+
+
 class Solver:
     """Mini-batch training loop with per-parameter optimiser state, histories and a progress bar.
 
@@ -303,8 +335,9 @@ class Solver:
         per_epoch = self.steps_per_epoch
         steps = self.num_epochs * per_epoch if self.num_steps is None else self.num_steps
         self.num_epochs_total = self.epoch + math.ceil((self._steps_in_epoch + steps) / per_epoch)
-        bar = tqdm(total=steps, file=sys.stdout, disable=not self.progress, leave=False,
-                   unit="step", dynamic_ncols=True)
+        in_kernel = self.progress and _in_jupyter_kernel()
+        bar = tqdm(total=steps, file=_DisplayLine() if in_kernel else sys.stdout, disable=not self.progress,
+                   leave=in_kernel, unit="step", dynamic_ncols=not in_kernel, ncols=100 if in_kernel else None)
         log = bar.write if self.progress else print
         try:
             if self.record_accuracy and not self.train_acc_history:
