@@ -253,3 +253,123 @@ def test_trajectory_grid():
     with pytest.raises(ValueError, match="nested"):
         demos.trajectory_grid(RAVINE, [[p]], ["sgd", "adam"], ["a"])
     fig.canvas.draw()
+
+
+# ---------------------------------------------------------------- what the executed lecture shows
+# The lecture's cells print their numbers and no longer assert them; these tests read the executed
+# notebook (tests/executed.py) and compare each number with an independent computation and with the
+# sentence of the lecture that quotes it.
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from executed import executed, outputs_text  # noqa: E402
+
+LECTURE = Path(__file__).resolve().parents[1] / "notebooks" / "05_optimisation.ipynb"
+
+
+@pytest.fixture(scope="module")
+def shown():
+    nb, _, _ = executed(LECTURE)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return outputs_text(nb), markdown
+
+
+def printed(pattern, text, group=1):
+    m = re.search(pattern, text)
+    assert m, f"the lecture no longer prints anything matching {pattern!r}"
+    return float(m.group(group).replace(",", ""))
+
+
+def test_lecture_shows_the_ravine_condition_number_ceiling_and_crawl(shown):
+    out, md = shown
+    a, b = RAVINE.a, RAVINE.b
+    assert printed(r"condition number (\S+)", out) == b / a
+    assert "condition number** of 40" in md and b / a == 40
+    assert printed(r"largest stable lr = 2 / \S+ = (\S+)", out) == 2 / b
+    assert printed(r"w1 is multiplied by (\S+),", out) == round(1 - 0.45 * a, 3)
+    assert printed(r"w2 by (\S+) every step", out) == round(1 - 0.45 * b, 3)
+    steps = round(math.log(1e-3) / math.log(1 - 0.45 * a))
+    assert printed(r"shrinking w1 by 1000x takes (\d+) steps", out) == steps
+    assert f"{steps} steps to shrink it a thousandfold" in md
+
+
+def test_lecture_shows_momentum_top_speed(shown):
+    out, md = shown
+    assert abs(printed(r"= ([\d.]+) x the SGD step", out) - 1 / (1 - 0.9)) < 5e-3
+
+
+def test_lecture_shows_adagrad_first_step_ratio(shown):
+    out, md = shown
+    w1, w2 = RAVINE.start
+    ratio = abs(RAVINE.b * w2) / abs(RAVINE.a * w1)          # the gradients' ratio, written out
+    assert printed(r"gets a ([\d.]+)x larger learning rate", out) == round(ratio, 1)
+    assert f"{ratio:.1f} times larger" in md
+
+
+def test_lecture_shows_adam_without_bias_correction_too_large(shown):
+    out, md = shown
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    t = np.arange(1, 3001)
+    step = (1 - b1 ** t) / (np.sqrt(1 - b2 ** t) + eps)        # constant gradient 1, no correction
+    assert printed(r"without: first step ([\d.]+) x lr", out) == round(step[0], 3)
+    assert printed(r"at step (\d+);", out) == step.argmax() + 1
+    assert printed(r"peak ([\d.]+) x lr", out) == round(step.max(), 2)
+    assert f"peaking at step {step.argmax() + 1}" in md and f"{step[0]:.2f} lr" in md
+
+
+def test_lecture_shows_saddles_taking_over(shown):
+    out, md = shown
+    assert abs(printed(r"D = 2: minimum\s+(\S+)", out) - (2 - math.sqrt(2)) / 4) < 0.01
+    assert printed(r"D = 6: minimum\s+(\S+)", out) < 1e-4 and printed(r"D = 6: minimum\s+\S+\s+saddle (\S+)", out) > 0.999
+
+
+def test_lecture_shows_noise_floor_and_decay(shown):
+    out, md = shown
+    exact = printed(r"exact gradient\s+mean loss over the last 50 steps: (\S+)", out)
+    const = printed(r"noisy, constant lr\s+mean loss over the last 50 steps: (\S+)", out)
+    decay = printed(r"noisy, lr / 10 after 150 steps\s+mean loss over the last 50 steps: (\S+)", out)
+    assert exact < 1e-5 < decay < const / 10
+    assert "more than ten times lower" in md
+
+
+def test_lecture_shows_schedules_beating_a_constant_rate(shown):
+    out, md = shown
+    gaps = {m.group(1).strip(): float(m.group(2)) for m in re.finditer(r"^(\S.*?)\s+gap after 20 epochs: (\S+)$", out, re.M)}
+    assert set(gaps) == {"constant", "step (x0.1 every 7)", "exponential (k = 0.2)", "cosine"}, gaps
+    assert all(v < gaps["constant"] / 3 for k, v in gaps.items() if k != "constant")
+    assert "at least three times closer" in md
+
+
+def test_lecture_shows_newton_stuck_on_the_saddle_and_lbfgs_escaping(shown):
+    out, md = shown
+    saddle = SURFACES["saddle"]
+    newton = re.search(r"saddle\s+Newton: .*ends at \(([-+.\d]+), ([-+.\d]+)\), loss ([-+.\d]+)", out)
+    lbfgs = re.search(r"saddle\s+L-BFGS: .*loss ([-+.\d]+)", out)
+    assert newton and lbfgs
+    assert np.allclose([float(newton.group(1)), float(newton.group(2))], saddle.saddle, atol=1e-3)
+    assert float(newton.group(3)) == round(float(saddle.f(saddle.saddle)), 4)
+    assert float(lbfgs.group(1)) == round(float(saddle.f(saddle.minimum)), 4) == -0.25
+
+
+def test_lecture_shows_the_cost_of_newton_for_vgg16(shown):
+    out, md = shown
+    N = 138_357_544                 # VGG16 (configuration D), Simonyan & Zisserman 2014: the known count
+    assert printed(r"parameters N\s+= ([\d,]+)", out) == N
+    assert printed(r"-> ([\d.]+) PB", out) == round(N ** 2 * 4 / 1e15, 1)
+    assert printed(r"-> (\d+) years", out) == round(N ** 3 / 1e15 / 3.156e7)
+    assert f"{N ** 2 * 4 / 1e15:.1f} PB" in md and f"{N ** 3 / 1e15 / 3.156e7:.0f} years" in md
+
+
+def test_lecture_cites_the_optimisers_papers(shown):
+    _, md = shown
+    for citation in ("Kingma & Ba 2015", "Duchi, Hazan & Singer 2011", "Nesterov 1983", "Sutskever",
+                     "Liu & Nocedal 1989", "Polyak"):
+        assert citation in md, f"lecture 5 does not cite {citation}"
+
+
+def test_lecture_says_what_a_static_copy_of_the_explorer_shows(shown):
+    _, md = shown
+    section = md[md.index("## 13. Try it yourself"):]
+    section = section[:section.index("\n## ", 5) if "\n## " in section[5:] else len(section)]
+    assert "shows the default choice once" not in section       # the old promise: it shows nothing
+    assert "empty" in section and "static copy" in section
