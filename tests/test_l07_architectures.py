@@ -183,3 +183,85 @@ def test_per_layer_lines():
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
     with pytest.raises(ValueError, match="1-D"):
         l07.per_layer_lines({"a": np.ones((2, 2))})
+
+
+# ---------------------------------------------------------------- what the executed lecture shows
+# The lecture's cells print their numbers and no longer assert them; these tests read the executed
+# notebook (tests/executed.py) and compare each printed number with one computed here from the
+# definitions (products of layer sizes, published counts) and with the sentence that quotes it.
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from executed import executed, outputs_text  # noqa: E402
+
+LECTURE = Path(__file__).resolve().parents[1] / "notebooks" / "07_architectures_case_studies.ipynb"
+
+
+@pytest.fixture(scope="module")
+def shown():
+    nb, _, _ = executed(LECTURE)
+    return outputs_text(nb), "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def printed(pattern, text, group=1):
+    m = re.search(pattern, text, re.M)
+    assert m, f"the lecture no longer prints anything matching {pattern!r}"
+    return m.group(group)
+
+
+def test_lecture_shows_three_3x3_against_one_7x7(shown):
+    out, md = shown
+    for C in (1, 3, 64, 512):
+        line = printed(rf"^C =\s*{C}: three 3x3\s+([\d,]+)\s+one 7x7\s+([\d,]+)", out, 0)
+        three, one = (int(v.replace(",", "")) for v in re.findall(r"[\d,]{2,}", line.split(":", 1)[1]))
+        assert (three, one) == (3 * 9 * C * C, 49 * C * C)
+    assert float(printed(r"ReLU between layers: False\s+max \|stack - one 7x7 conv\| = (\S+)", out)) < 1e-10
+    assert float(printed(r"ReLU between layers: True\s+max \|stack - one 7x7 conv\| = (\S+)", out)) > 1e-2
+
+
+def test_lecture_shows_the_notes_memory_example(shown):
+    out, md = shown
+    acts = 3 * 224 * 224 * 64
+    assert int(printed(r"^([\d,]+) activations; with gradients", out).replace(",", "")) == acts
+    quoted = f"{acts * 2 * 4 / 1e6:.1f} MB ({acts * 2 * 4 / 2**20:.1f} MiB)"
+    assert printed(r"with gradients at float32: (.*)$", out) == quoted and quoted in md
+    first_two = 2 * 224 * 224 * 64
+    assert int(printed(r"VGG16 conv1_1 \+ conv1_2: ([\d,]+) activations", out).replace(",", "")) == first_two
+    assert f"{first_two:,} activations, about {first_two * 8 / 1e6:.0f} MB" in md
+
+
+def test_lecture_shows_vgg16_totals_and_the_gpu_batches(shown):
+    out, md = shown
+    total = printed(r"^TOTAL\s+1x1x1000\s+([\d,]+)\s+([\d.]+)\s+([\d,]+)\s+([\d,]+)$", out, 0).split()
+    acts, params = int(total[2].replace(",", "")), int(total[4].replace(",", ""))
+    assert params == 138_357_544                    # VGG16 (configuration D): the published count
+    assert acts == 150_528 + sum(h * h * c * k for h, c, k in ((224, 64, 2), (112, 64, 1), (112, 128, 2),
+                                 (56, 128, 1), (56, 256, 3), (28, 256, 1), (28, 512, 3), (14, 512, 1),
+                                 (14, 512, 3), (7, 512, 1))) + 4096 + 4096 + 1000
+    assert f"{acts:,}" in md and f"{params:,}" in md
+    per_image = acts * 2 * 4                         # activations and their gradients, float32
+    fixed = 3 * params * 4                           # parameters, gradients, momentum
+    batches = {}
+    for gib in (3, 4, 6, 12):
+        batches[gib] = int(printed(rf"^\s*{gib} GiB GPU: at most (\d+) images", out))
+        assert batches[gib] == (gib * 2**30 - fixed) // per_image
+    assert f"{batches[3]} images on 3 GB, {batches[12]} on 12 GB" in md
+
+
+def test_lecture_shows_lenet5_and_alexnet_counts(shown):
+    out, md = shown
+    lenet = printed(r"^TOTAL\s+1x1x10\s+[\d,]+\s+[\d.]+\s+([\d,]+)", out)
+    by_hand = (6 * 25 + 6) + 6 * 2 + 1516 + 16 * 2 + (120 * 400 + 120) + (84 * 120 + 84) + 84 * 10
+    assert int(lenet.replace(",", "")) == by_hand == 60_840 and "60,840" in md
+    alex = printed(r"^TOTAL\s+1x1x1000\s+1,049,571\s+[\d.]+\s+([\d,]+)", out)
+    convs = [(11, 3, 96), (5, 96, 256), (3, 256, 384), (3, 384, 384), (3, 384, 256)]
+    fcs = [(9216, 4096), (4096, 4096), (4096, 1000)]
+    count = sum(k * k * c * f + f for k, c, f in convs) + sum(i * o + o for i, o in fcs)
+    assert int(alex.replace(",", "")) == count == 62_378_344
+
+
+def test_lecture_credits_lecun_1989_before_lenet5(shown):
+    _, md = shown
+    section = md[md.index("### 6.1 LeNet-5"):md.index("### 6.2")]
+    assert "first successful ConvNet application" not in section
+    assert "1989" in section and "LeNet-5 is the later" in section
