@@ -194,3 +194,108 @@ def test_image_rows_rejects_non_images():
         td.image_rows([[np.zeros((2, 2, 2))]])
     with pytest.raises(ValueError, match="at least one"):
         td.image_rows([])
+
+
+# --------------------------------------------------------------------------- what the executed lecture shows
+# The lecture's cells print their numbers and no longer assert them; these tests read the executed
+# notebook (tests/executed.py) and recompute what it prints from the printed raw numbers, from
+# definitions written out here, or from the sentence that quotes it.
+import base64  # noqa: E402
+import io  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from executed import executed, outputs_text  # noqa: E402
+
+LECTURE = Path(__file__).resolve().parents[1] / "notebooks" / "08_training_a_convnet.ipynb"
+
+
+@pytest.fixture(scope="module")
+def lecture():
+    nb, _, _ = executed(LECTURE)
+    return nb
+
+
+def _code_cell(nb, needle):
+    cells = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
+    assert len(cells) == 1, f"expected one code cell containing {needle!r}, found {len(cells)}"
+    return cells[0]
+
+
+def _markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_lecture_training_cell_keeps_one_progress_bar_not_one_output_per_redraw(lecture):
+    cell = _code_cell(lecture, "solver.train()\ntrain_seconds")
+    outputs = cell.outputs
+    streams = [o for o in outputs if o.output_type == "stream"]
+    bars = [o for o in outputs if o.output_type == "display_data" and "step/s" in o["data"].get("text/plain", "")]
+    assert not any("\r" in o.text for o in streams), "progress-bar redraws ('\\r') were saved as stream outputs"
+    assert len(bars) == 1 and "500/500" in bars[0]["data"]["text/plain"], [o.output_type for o in outputs]
+    assert len(outputs) <= 20 + 4, f"{len(outputs)} outputs for a 20-epoch run"    # one line per epoch at most
+
+
+def test_lecture_shows_the_digits_model_numbers(lecture):
+    out, md = outputs_text(lecture), _markdown(lecture)
+    params = (32 * 9 + 32) + (512 * 128 + 128) + (128 * 10 + 10) + 2 * (32 + 128)
+    assert re.search(rf"^total\s+{params:,}$", out, re.M) and f"{params:,} parameters" in md
+    acc, right, n = re.search(r"test accuracy:\s+([\d.]+)%\s+\((\d+) of (\d+) test digits\)", out).groups()
+    assert int(n) == 270 and round(100 * int(right) / int(n), 1) == float(acc)
+    assert float(acc) >= 97 and "at least 97%" in md
+    assert float(re.search(r"log\(10\)\s+= (\S+)", out).group(1)) == round(np.log(10), 4)
+
+
+def test_lecture_compares_batch_norm_over_three_seeds_on_the_harder_digits(lecture):
+    out, md = outputs_text(lecture), _markdown(lecture)
+    rows = re.findall(r"^(with BN|without BN)\s+(\d+)\s+([\d.]+)%\s+([\d.]+)%\s+(\d+)$", out, re.M)
+    runs = {}
+    for name, seed, val1, test, errors in rows:
+        runs.setdefault(name, {})[int(seed)] = (float(val1), float(test), int(errors))
+    assert set(runs) == {"with BN", "without BN"} and len(runs["with BN"]) >= 3
+    assert set(runs["with BN"]) == set(runs["without BN"])
+    n_test = 750                                             # load_mnist_5k: 15% of 5,000
+    means = {}
+    for name, by_seed in runs.items():
+        tests = np.array([t for _, t, _ in by_seed.values()])
+        for _, t, errors in by_seed.values():
+            assert abs(errors - (1 - t / 100) * n_test) <= 0.5 + n_test * 0.0005     # % printed to 0.1
+            assert errors >= 20, "a comparison on a handful of errors is what the harder set avoids"
+        mean, std = re.search(rf"^{name}: test accuracy ([\d.]+)% \+- ([\d.]+)% \(mean \+- std over (\d+) seeds\)",
+                              out, re.M).groups()[:2]
+        assert abs(float(mean) - tests.mean()) <= 0.06 and abs(float(std) - tests.std(ddof=1)) <= 0.08
+        means[name] = (tests.mean(), tests.std(ddof=1))
+    for seed in runs["with BN"]:                             # the markdown: every seed ahead, both ways
+        assert runs["with BN"][seed][0] > runs["without BN"][seed][0]
+        assert runs["with BN"][seed][1] > runs["without BN"][seed][1]
+    worst_bn = min(t for _, t, _ in runs["with BN"].values())
+    best_plain = max(t for _, t, _ in runs["without BN"].values())
+    assert worst_bn > best_plain                             # "the two ranges do not overlap"
+    gap = means["with BN"][0] - means["without BN"][0]
+    assert gap > max(means["with BN"][1], means["without BN"][1])
+    assert "the two ranges do not\noverlap" in md and "larger than the spread" in md and "mlxtend" in md
+
+
+def test_lecture_pytorch_section_runs_or_says_why_not(lecture):
+    out = outputs_text(lecture)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert "PyTorch is not installed in this environment: section 10 is skipped" in out
+        assert "max |PyTorch - ours|" not in out
+        return
+    diff = float(re.search(r"max \|PyTorch - ours\| = (\S+);", out).group(1))
+    same, total = map(int, re.search(r"same prediction for (\d+) of (\d+) test digits", out).groups())
+    ours, theirs = map(float, re.search(r"training loss: ours (\S+), PyTorch (\S+)", out).groups())
+    errors = [float(e) for e in re.findall(r"gradient of W\d: relative error (\S+)", out)]
+    assert diff < 1e-8 and same == total == 270 and abs(ours - theirs) < 1e-6
+    assert len(errors) == 3 and max(errors) < 1e-6
+
+
+def test_lecture_filter_grid_fits_the_notebook_width_and_is_signed(lecture):
+    from PIL import Image
+    cell = _code_cell(lecture, "learned first-layer filters W1")
+    png = next(o["data"]["image/png"] for o in cell.outputs if "image/png" in o.get("data", {}))
+    width = Image.open(io.BytesIO(base64.b64decode(png))).size[0]
+    assert width <= 1000, f"the filter grid is {width} px wide: shrunk to fit a notebook it is unreadable"
+    assert 'normalize="signed-each"' in cell.source and "RdBu_r" in cell.source
