@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from executed import executed
+from shown import compare_lines, num, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURE = ROOT / "notebooks" / "02_convolution_layer.ipynb"
@@ -22,28 +23,8 @@ def nb():
     return executed(LECTURE)[0]
 
 
-def shown(nb, needle):
-    """The text (streams and text/plain) of the one code cell whose source contains `needle`."""
-    cells = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
-    assert len(cells) == 1, f"{len(cells)} code cells contain {needle!r}"
-    parts = []
-    for out in cells[0].get("outputs", []):
-        if out.get("output_type") == "stream":
-            parts.append(out["text"])
-        elif "text/plain" in out.get("data", {}):
-            parts.append(out["data"]["text/plain"])
-    return "\n".join(parts)
-
-
-def num(pattern, text):
-    m = re.search(pattern, text)
-    assert m, f"{pattern!r} not found in:\n{text[:800]}"
-    return float(m.group(1).replace(",", ""))
-
-
 def test_every_comparison_the_lecture_prints_agrees(nb):
-    lines = [line for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])
-             if out.get("output_type") == "stream" for line in out["text"].splitlines() if "| approx:" in line]
+    lines = compare_lines(nb)
     assert len(lines) >= 20, f"expected the lecture's ~20 compare() lines, found {len(lines)}"
     bad = [line for line in lines if "approx: True" not in line]
     assert not bad, bad
