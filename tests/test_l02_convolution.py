@@ -163,3 +163,17 @@ def test_other_figures_draw():
     fig = cd.activation_volumes([("in", np.random.default_rng(0).random((3, 8, 8))),
                                  ("maps", np.zeros((5, 8, 8))), ("scores", np.arange(10.0))], max_maps=3)
     assert len(fig.axes) == 1 + 3 + 1
+
+
+def test_activation_volumes_centre_signed_maps_on_zero():
+    rng = np.random.default_rng(0)
+    signed = rng.standard_normal((2, 6, 6)) + 0.8                 # mostly positive, some negative values
+    fig = cd.activation_volumes([("in", rng.random((3, 6, 6))), ("conv", signed), ("relu", np.maximum(signed, 0))],
+                                max_maps=2)
+    conv_maps = [ax.images[0] for ax in fig.axes if ax.images and ax.get_subplotspec().colspan.start == 1]
+    relu_maps = [ax.images[0] for ax in fig.axes if ax.images and ax.get_subplotspec().colspan.start == 2]
+    assert len(conv_maps) == len(relu_maps) == 2
+    for im, m in zip(conv_maps, signed):
+        lo, hi = im.get_clim()
+        assert lo == -hi == -np.abs(m).max() and im.get_cmap().name == "RdBu_r"   # white is exactly 0
+    assert all(im.get_cmap().name == "gray" for im in relu_maps)

@@ -445,7 +445,8 @@ def activation_volumes(stages, max_maps=4, labels=None):
     """The volumes of a forward pass: a column per stage with its first maps, or bars for a score vector.
 
     stages: [(name, array)], array (C, H, W) for a volume or (K,) for scores;  labels: names for the
-    bars of a score vector. A first stage with 3 channels is drawn once, as a colour picture.
+    bars of a score vector. A first stage with 3 channels is drawn once, as a colour picture; a map
+    with negative values is drawn on a diverging map centred on zero (white = 0), others in grey.
     Each column is titled with the name and the H x W x C shape.
     Returns the figure.
     """
@@ -473,6 +474,9 @@ def activation_volumes(stages, max_maps=4, labels=None):
             if rgb:
                 lo, hi = arr.min(), arr.max()
                 ax.imshow(((arr - lo) / (hi - lo + 1e-12)).transpose(1, 2, 0))
+            elif arr[r].min() < 0:                        # signed (before a ReLU): white is 0
+                lim = np.abs(arr[r]).max()
+                ax.imshow(arr[r], cmap="RdBu_r", vmin=-lim, vmax=lim)
             else:
                 ax.imshow(arr[r], cmap="gray")
             if r == 0:
