@@ -38,7 +38,11 @@ def _key(path):
 def _execute(path, workdir):
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
+    # iopub_timeout: on a loaded machine a cell's output can trail its reply by more than nbclient's
+    # default 4 s, and nbclient then drops it silently (a missing CPU probe, a test reading nothing);
+    # wait as long as a cell may run, and fail loudly if even that is not enough.
     client = NotebookClient(nb, timeout=BUDGET_S, startup_timeout=BUDGET_S, kernel_name="python3",
+                            iopub_timeout=BUDGET_S, raise_on_iopub_timeout=True,
                             resources={"metadata": {"path": str(workdir)}})
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError, naming the cell, on any error

@@ -107,3 +107,9 @@ def test_no_lecture_calls_lenet5_the_first_convnet(path):
     for m in re.finditer(r"[^.]*\bfirst (successful )?(ConvNet|CNN|convolutional network)s?\b[^.]*", text, re.I):
         sentence = m.group(0)
         assert not ("LeNet" in sentence or "1998" in sentence) or "1989" in sentence, sentence
+
+
+def test_section_1_backward_pass_equals_the_chain_rule(nb):
+    text = shown(nb, "dy = dout * (2 * y + 1)")
+    x = 1.5
+    assert num(r"backward pass: dz/dx = ([\d.]+)", text) == num(r"chain rule above: ([\d.]+)\)", text) == 4 * x ** 3 + 2 * x

@@ -99,3 +99,7 @@ def test_section_9_fc_to_conv_keeps_the_counts_and_scores_every_crop(nb):
     assert num(r"max \|difference\| ([\d.e+-]+)", text) < 1e-10
     text = shown(nb, "padded = SlidingNet(crop=16, pad=1, seed=0)")
     assert re.search(r"crops that differ: (\d+) of \1\b", text), text        # every crop differs
+
+
+def test_section_8_the_matrix_is_the_response_to_unit_vectors(nb):
+    assert "unit vectors: True" in shown(nb, "M = conv_as_fc_matrix(w_small, (1, 6, 6))")
