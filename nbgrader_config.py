@@ -83,6 +83,17 @@ c.SandboxedExecute.sandbox_memory_mb = 2048  # memory of a whole sandbox (cgroup
 c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
 #                                          Executor, e.g. a Dask distributed Client's executor
 
+# --- scaling out (docs/DEPLOYMENT.md) ----------------------------------------------------------
+# The sandboxes on a Dask cluster's workers (grading/distributed.py; the judge and the secret stay
+# here) and the gradebook on PostgreSQL, from two environment variables of `nbgrader autograde`:
+#   GRADING_DASK_SCHEDULER=tcp://scheduler:8786      (unset: every sandbox on this machine)
+#   GRADING_DB_URL=postgresql+psycopg://grader@dbhost:5432/course   (unset: gradebook.db, SQLite)
+# or set c.SandboxedExecute.dask_scheduler and c.CourseDirectory.db_url here instead.
+if os.environ.get("GRADING_DASK_SCHEDULER"):
+    c.SandboxedExecute.dask_scheduler = os.environ["GRADING_DASK_SCHEDULER"]
+if os.environ.get("GRADING_DB_URL"):
+    c.CourseDirectory.db_url = os.environ["GRADING_DB_URL"]
+
 # --- late work (grading/late.py) ---------------------------------------------------------------
 # Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;
 # lateness is the collected timestamp minus the due date (`nbgrader db assignment add conv
