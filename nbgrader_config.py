@@ -30,6 +30,7 @@ from grading.nbgrader_plugins import (CheckCellMetadataFast, ForeignCells,  # no
                                       HideHiddenTests, ProgressLog, RestoreCells,
                                       share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
+from grading.distributed import explain_gradebook_outages  # noqa: E402
 from grading.html_safety import SanitizeHTML  # noqa: E402
 
 # --- the course directory ----------------------------------------------------------------------
@@ -93,6 +94,9 @@ if os.environ.get("GRADING_DASK_SCHEDULER"):
     c.SandboxedExecute.dask_scheduler = os.environ["GRADING_DASK_SCHEDULER"]
 if os.environ.get("GRADING_DB_URL"):
     c.CourseDirectory.db_url = os.environ["GRADING_DB_URL"]
+# A database server that is down is reported as such (nbgrader's own message suggests `nbgrader
+# db upgrade`), before anything is graded.
+explain_gradebook_outages()
 
 # --- late work (grading/late.py) ---------------------------------------------------------------
 # Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;

@@ -38,10 +38,15 @@ def sandbox_status():
 
 
 def dask_setup(worker):
-    """`dask worker --preload grading.distributed`: a worker without the sandbox never starts."""
+    """`dask worker --preload grading.distributed`: a worker without the sandbox never starts.
+    (Dask only logs a preload's exception and starts the worker anyway: so we exit.)"""
     reason = sandbox_status()
     if reason:
-        raise sandbox.SandboxUnavailable(f"this Dask worker refuses to grade: {reason}")
+        log.critical("this Dask worker refuses to grade, so it stops before joining the "
+                     "cluster: %s", reason)
+        for h in logging.getLogger().handlers + logging.getLogger("distributed").handlers:
+            h.flush()
+        os._exit(3)
 
 
 def remote_run(payload):
@@ -123,3 +128,53 @@ def cluster(address, logger=None):
         c = _CLUSTERS[address] = Cluster(address, logger=logger)
     return c
 
+
+
+# ----------------------------------------------------------------------------- the gradebook
+def gradebook_unreachable(db_url, timeout=10):
+    """None if the gradebook's database answers, else a message saying which one and what to do.
+    Only server databases are asked (a SQLite file is opened by nbgrader itself)."""
+    import sqlalchemy
+    url = sqlalchemy.engine.make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        return None
+    args = {"connect_timeout": int(timeout)} if url.get_backend_name() == "postgresql" else {}
+    engine = sqlalchemy.create_engine(url, connect_args=args, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except sqlalchemy.exc.DBAPIError as exc:
+        cause = str(getattr(exc, "orig", exc)).strip().replace("\n", " ")
+        return (f"cannot reach the gradebook at {url.render_as_string(hide_password=True)}: "
+                f"{cause[:300]}. Is the database server running and reachable from here? "
+                f"Notebooks graded before it went away are saved; run the same command again "
+                f"once it is back (without --force it grades only the rest).")
+    finally:
+        engine.dispose()
+    return None
+
+
+def explain_gradebook_outages():
+    """Every nbgrader converter (autograde, feedback, ...) first checks that the gradebook's
+    database answers and stops with a clear message if not; when a run fails because it went
+    away, the same message follows nbgrader's own (which suggests `nbgrader db upgrade`)."""
+    from nbgrader.converters.base import BaseConverter, NbGraderException
+    if getattr(BaseConverter.convert_notebooks, "checks_gradebook", False):
+        return
+    original = BaseConverter.convert_notebooks
+
+    def convert_notebooks(self):
+        why = gradebook_unreachable(self.coursedir.db_url)
+        if why:
+            self.log.error(why)
+            raise NbGraderException(why)
+        try:
+            return original(self)
+        except NbGraderException:
+            why = gradebook_unreachable(self.coursedir.db_url)
+            if why:
+                self.log.error(why)
+            raise
+
+    convert_notebooks.checks_gradebook = True
+    BaseConverter.convert_notebooks = convert_notebooks
