@@ -39,7 +39,9 @@ from assignments_helpers import (NOTEBOOKS, ROOT, build_submission, make_course,
                                  reference_submission, sandbox_or_skip, snippets_for,
                                  solution_functions, submit)
 
-pytestmark = pytest.mark.timeout(900)
+# One Dask cluster and one PostgreSQL server for the module: its tests stay on one xdist worker
+# (`make test` runs --dist loadgroup).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("scale_out")]
 
 ASSIGNMENT = "pooling"
 BUGS = ["bug_pool_average", "bug_pool_grad_last_max", "bug_pool_stride_ignored"]
