@@ -72,9 +72,9 @@ def populate(course, assignments, copies, students=None):
 
 
 def rates(n, times):
-    """'best x.xx notebooks/s (spread a.aa-b.bb over N rounds)'."""
+    """'x.xx notebooks/s; rounds a.aa-x.xx': the fastest round, and the spread over all."""
     best, worst = n / min(times), n / max(times)
-    return f"{best:.2f} notebooks/s (rounds: {worst:.2f}-{best:.2f}, {len(times)} rounds)"
+    return f"{best:.2f} notebooks/s; {len(times)} rounds: {worst:.2f}-{best:.2f}"
 
 
 def grade(course, assignments, one_run, force=False):
