@@ -9,7 +9,8 @@ sandbox must run on a worker, and nothing reaches a worker except through its pa
 - the class graded locally (threads, SQLite) and on the cluster (PostgreSQL) gives identical
   scores, feedback pages and `nbgrader export` CSV;
 - a worker killed in the middle of a run: its jobs run on the other, every notebook graded once;
-- PostgreSQL stopped: autograde says so clearly; started again, a re-run completes;
+- PostgreSQL stopped before or during a run: autograde says so clearly; started again, a re-run
+  completes;
 - a worker without bubblewrap is retired with a message and grades nothing; started with
   `--preload grading.distributed` it refuses to start at all;
 - neither the course's secret nor any hidden input ever appears in a worker's scratch folder,
@@ -443,8 +444,9 @@ def test_killed_worker_jobs_rerun_elsewhere(graded, course, dask_cluster):
 
 def test_postgres_stopped_is_reported_and_rerun_completes(graded, course, dask_cluster,
                                                           postgres):
-    """PostgreSQL down: autograde fails saying the gradebook cannot be reached (which one, what
-    to do); PostgreSQL back: the same command grades the class."""
+    """PostgreSQL down before a run: autograde stops at once saying the gradebook cannot be
+    reached (which one, what to do), no traceback. Down in the middle of a run: the same message
+    ends the log. PostgreSQL back: the same command, without --force, grades the rest."""
     clean(course)
     postgres.stop()
     try:
@@ -452,10 +454,32 @@ def test_postgres_stopped_is_reported_and_rerun_completes(graded, course, dask_c
     finally:
         postgres.start()
     assert run.returncode != 0
-    assert "cannot reach the gradebook" in run.stdout, run.stdout[-3000:]
-    assert f"127.0.0.1:{postgres.port}" in run.stdout
+    assert "cannot reach the gradebook at postgresql+psycopg://grader@127.0.0.1:" \
+        f"{postgres.port}/course" in run.stdout, run.stdout[-3000:]
     assert "Traceback" not in run.stdout, run.stdout[-3000:]
-    grade(course, graded["url"], dask_cluster.address, force=True)
+
+    stopped = threading.Event()
+
+    def stop_after_first_notebook():
+        try:
+            wait_for(lambda: any(course.glob("autograded/*/*/*.ipynb")), 300, "a first notebook")
+        except TimeoutError:
+            return
+        postgres.stop()
+        stopped.set()
+
+    stopper = threading.Thread(target=stop_after_first_notebook, daemon=True)
+    stopper.start()
+    try:
+        run = grade(course, graded["url"], dask_cluster.address, check=False)
+    finally:
+        stopper.join(320)
+        postgres.start()
+    assert stopped.is_set()
+    assert run.returncode != 0
+    assert run.stdout.rstrip().splitlines()[-1].endswith(
+        "without --force it grades only the rest)."), run.stdout[-3000:]
+    grade(course, graded["url"], dask_cluster.address)
     scores, _, _ = results(course, graded["url"])
     assert scores == graded["local"][0]
 
