@@ -138,9 +138,15 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
     cluster = _Pool.cluster
     if cluster is None:
         sandbox.check_available()
+    t0 = time.perf_counter()
     payload, kept = job_payload(nb_json, sub_dir, limits_dict, context)
+    t1 = time.perf_counter()
     raw = cluster.run(payload) if cluster is not None else run_payload(payload)
-    return judge_result(kept, raw)
+    t2 = time.perf_counter()
+    result = judge_result(kept, raw)
+    result["phases"] = {"prepare": t1 - t0, "sandbox": t2 - t1,
+                        "judge": time.perf_counter() - t2}
+    return result
 
 
 # ----------------------------------------------------------------------------- the fan-out
@@ -153,6 +159,7 @@ class _Pool:
     started = set()     # nbgrader runs (course root, converter) already fanned out
     total = done = 0
     t0 = None
+    phases = {}         # seconds per phase of grade_job, summed over the run's parallel jobs
     cluster = None      # a grading.distributed.Cluster when the sandboxes run on Dask
 
 
@@ -384,19 +391,28 @@ class SandboxedExecute(NbGraderPreprocessor):
                 self.log.info("grading the other notebooks in parallel (%d workers %s, "
                               "sandboxed)", self._workers(), where)
             fut = self._pool().submit(grade_job, nb_json, sub_dir, limits, ctx)
-            fut.add_done_callback(lambda f, label=label: self._progress(label))
+            fut.add_done_callback(lambda f, label=label: self._progress(label, f))
             with _Pool.lock:
                 _Pool.futures.setdefault(key, []).append(fut)
             n += 1
         if n:
             self.log.info("%d notebooks queued for sandboxed grading", n)
 
-    def _progress(self, label):
+    def _progress(self, label, fut=None):
+        phases = None
+        if fut is not None and not fut.cancelled() and fut.exception() is None:
+            phases = (fut.result() or {}).get("phases")
         with _Pool.lock:
             _Pool.done += 1
             done, total = _Pool.done, _Pool.total
             elapsed = time.monotonic() - _Pool.t0
+            for k, v in (phases or {}).items():
+                _Pool.phases[k] = _Pool.phases.get(k, 0.0) + v
+            spent = dict(_Pool.phases)
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate else 0.0
         self.log.info("graded %d of %d notebooks in the sandbox (%.1f/s, ETA %d:%02d): %s",
                       done, total, rate, int(eta) // 60, int(eta) % 60, label)
+        if done == total and spent:  # where a job's time went, per notebook on average
+            self.log.info("per notebook: %s", ", ".join(
+                f"{k} {v / done:.2f} s" for k, v in spent.items()))
