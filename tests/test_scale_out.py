@@ -330,6 +330,7 @@ def test_distributed_grading_matches_local(graded, course):
     it graded (the autograding process has no bubblewrap: every sandbox ran on a worker)."""
     log = graded["run"].stdout
     assert "on the Dask cluster at tcp://127.0.0.1" in log, log[-3000:]
+    assert re.search(r"per notebook: prepare \d+\.\d\d s, sandbox \d+\.\d\d s, judge", log)
     scores, feedback, rows = results(course, graded["url"])
     want_scores, want_feedback, want_rows = graded["local"]
     assert len(scores) == 1 + len(BUGS) and scores == want_scores
