@@ -21,7 +21,6 @@ the worker's disk (a payload holds the hidden inputs).
 import logging
 import os
 import socket
-import time
 
 from . import sandbox
 
