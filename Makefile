@@ -42,12 +42,14 @@ lab: $(VENV)/.installed
 	exec $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --config="$(CURDIR)/jupyter_server_config.py" \
 	    "$$@" $(LAB_ARGS)
 
-# Debian packages the tests need (bubblewrap, chromium): installed as root, else the exact command.
+# Debian packages the tests need (bubblewrap, chromium, postgresql): installed as root, else the exact command.
 system:
 	@sh tools/system_packages.sh
 
+# --dist loadgroup: the tests marked xdist_group (tests/test_scale_out.py: one Dask cluster and one
+# PostgreSQL server for the module) stay on one pytest worker; the rest spread as with `load`.
 test: system $(VENV)/.installed
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 # Refresh requirements.lock from pyproject.toml: newest versions within its bounds, for every
 # platform (--universal), one version of each package across Python versions (--fork-strategy fewest).

@@ -30,6 +30,7 @@ from grading.nbgrader_plugins import (CheckCellMetadataFast, ForeignCells,  # no
                                       HideHiddenTests, ProgressLog, RestoreCells,
                                       share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
+from grading.distributed import explain_gradebook_outages  # noqa: E402
 from grading.html_safety import SanitizeHTML  # noqa: E402
 
 # --- the course directory ----------------------------------------------------------------------
@@ -82,6 +83,20 @@ c.SandboxedExecute.cpus = 1.0          # cores per sandbox (cgroup): a notebook 
 c.SandboxedExecute.sandbox_memory_mb = 2048  # memory of a whole sandbox (cgroup)
 c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
 #                                          Executor, e.g. a Dask distributed Client's executor
+
+# --- scaling out (docs/DEPLOYMENT.md) ----------------------------------------------------------
+# The sandboxes on a Dask cluster's workers (grading/distributed.py; the judge and the secret stay
+# here) and the gradebook on PostgreSQL, from two environment variables of `nbgrader autograde`:
+#   GRADING_DASK_SCHEDULER=tcp://scheduler:8786      (unset: every sandbox on this machine)
+#   GRADING_DB_URL=postgresql+psycopg://grader@dbhost:5432/course   (unset: gradebook.db, SQLite)
+# or set c.SandboxedExecute.dask_scheduler and c.CourseDirectory.db_url here instead.
+if os.environ.get("GRADING_DASK_SCHEDULER"):
+    c.SandboxedExecute.dask_scheduler = os.environ["GRADING_DASK_SCHEDULER"]
+if os.environ.get("GRADING_DB_URL"):
+    c.CourseDirectory.db_url = os.environ["GRADING_DB_URL"]
+# A database server that is down is reported as such (nbgrader's own message suggests `nbgrader
+# db upgrade`), before anything is graded.
+explain_gradebook_outages()
 
 # --- late work (grading/late.py) ---------------------------------------------------------------
 # Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;

@@ -23,6 +23,9 @@ The pipeline, in the order a submission meets it (nbgrader_config.py switches ea
     test cell, the graded calls once the inputs arrive.
   - ``sandbox_tripwire`` (inside): stand-ins for library implementations a graded function
     must not call.
+- ``distributed``: scaling out (``SandboxedExecute.dask_scheduler``): each job's sandbox on a
+  Dask worker from a plain-data payload, the judge and the secret stay with nbgrader; workers
+  that cannot sandbox are refused; a gradebook database that is down is reported as such.
 - ``html_safety``: ``SanitizeHTML`` after execution and in feedback: nothing a student wrote runs
   in the formgrader's or a feedback page's browser.
 - ``late``: the late policy and per-student extensions (``python -m grading.late``).

@@ -15,8 +15,8 @@
   run (keyed by a hash of the job), or running the job itself when there is none or it failed.
   The gradebook is written by nbgrader alone, serially.
 
-Scaling out: `executor` may name a factory "module:function" returning any Executor, e.g. a Dask
-`distributed.Client(...).get_executor()`; jobs are plain picklable data (see grade_job).
+Scaling out: with `dask_scheduler` set, the sandboxes run on a Dask cluster's workers
+(grading.distributed): each job travels as plain data (job_payload), the judge stays here.
 """
 import concurrent.futures as cf
 import hashlib
@@ -55,14 +55,15 @@ def _job_key(nb_dict, sub_dir):
     return h.hexdigest()
 
 
-def grade_job(nb_json, sub_dir, limits_dict, context=None):
-    """Grade one notebook (JSON text) -> {'nb': graded notebook JSON, 'verdicts', 'wall_s', 'info'}.
+def job_payload(nb_json, sub_dir, limits_dict, context=None):
+    """(payload, (nb, plan, limits)): what a sandbox needs, as plain data, and what the judge keeps.
 
-    Plain data in, plain data out: this is what an executor (threads, processes, Dask) runs.
-    context: {'secret': hex salt of the hidden inputs, 'trusted': {grade id: test cell source}}.
+    The payload holds everything the sandbox's host needs and nothing more: the job (the cells to
+    run), the student's own files as bytes (no shared file system), the inputs of the graded calls
+    as one byte stream (sent to the worker's stdin after the last cell, never written to disk)
+    and the limits. The secret and the expected values stay here, with the plan.
     """
     context = context or {}
-    sandbox.check_available()
     if context.get("secret"):
         from . import cases
         cases.set_secret(bytes.fromhex(context["secret"]))
@@ -70,25 +71,82 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
     nb = _from_json(nb_json)
     files = judge.submission_files(sub_dir)
     job, plan = judge.make_job(nb, limits.for_job(), files, trusted=context.get("trusted"))
-    inputs = judge.input_stream(plan)  # built once per run, shared by every student
-    tmp = tempfile.mkdtemp(prefix="grading-job-")  # 0700: no other account can look in
+    contents = {}
+    for rel in files:
+        with open(os.path.join(sub_dir, rel), "rb") as f:
+            contents[rel] = f.read()
+    payload = {"job": job, "files": contents, "limits": limits_dict,
+               "inputs": judge.input_stream(plan)}  # built once per run, shared by every student
+    return payload, (nb, plan, limits)
+
+
+def _write_payload(job_dir, payload):
+    """The job folder for the worker: job.json and the student's files (never the inputs)."""
+    sub = os.path.join(job_dir, "submission")
+    for rel, data in payload["files"].items():
+        dst = os.path.normpath(os.path.join(sub, rel))
+        if not dst.startswith(sub + os.sep):
+            raise ValueError(f"a submission file escapes the job folder: {rel!r}")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(dst, "wb") as f:
+            f.write(data)
+    os.makedirs(sub, exist_ok=True)
+    with open(os.path.join(job_dir, "job.json"), "w") as f:
+        json.dump(payload["job"], f)
+
+
+def run_payload(payload):
+    """Run one job's sandbox from its payload -> the raw result as plain data. This is the only
+    part that runs on a Dask worker (grading.distributed); locally it runs in a grading thread.
+    Never runs anything without the sandbox (raises sandbox.SandboxUnavailable)."""
+    sandbox.check_available()
+    limits = sandbox.Limits(**payload["limits"])
+    tmp = tempfile.mkdtemp(prefix="grading-job-")  # 0700: the sandbox's private folder
     try:
-        judge.write_job(tmp, job, sub_dir, files)
-        res = sandbox.run(tmp, limits, inputs=inputs)
+        _write_payload(tmp, payload)
+        res = sandbox.run(tmp, limits, inputs=payload["inputs"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    parsed = judge.parse_records(res.lines)
+    return {"lines": res.lines, "wall_s": res.wall_s, "timed_out": res.timed_out,
+            "overflow": res.overflow, "stderr": res.stderr}
+
+
+def judge_result(kept, raw):
+    """The trusted judge's half: the raw lines of a run -> the result of grade_job."""
+    nb, plan, limits = kept
+    parsed = judge.parse_records(raw["lines"])
     info = None
-    if res.timed_out:
+    if raw["timed_out"]:
         info = f"the notebook ran longer than the time limit of {limits.wall_s:g} s"
-    elif res.overflow:
+    elif raw["overflow"]:
         info = f"the notebook sent back more than {limits.result_mb} MB"
     elif not parsed["done"]:
         info = "the notebook's process ended early"
     verdicts = judge.fill_notebook(nb, plan, parsed, info)
-    return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": res.wall_s, "info": info,
-            "sandbox_stderr": ((parsed.get("fatal") or "") + res.stderr[-2000:])
+    return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": raw["wall_s"], "info": info,
+            "sandbox_stderr": ((parsed.get("fatal") or "") + raw["stderr"][-2000:])
             if not parsed["done"] else ""}
+
+
+def grade_job(nb_json, sub_dir, limits_dict, context=None):
+    """Grade one notebook (JSON text) -> {'nb': graded notebook JSON, 'verdicts', 'wall_s', 'info'}.
+
+    Plain data in, plain data out: this is what an executor (threads, processes) runs.
+    context: {'secret': hex salt of the hidden inputs, 'trusted': {grade id: test cell source}}.
+    The sandbox runs here, or on a Dask worker when the run has a cluster (_Pool.cluster).
+    """
+    cluster = _Pool.cluster
+    if cluster is None:
+        sandbox.check_available()
+    t0 = time.perf_counter()
+    payload, kept = job_payload(nb_json, sub_dir, limits_dict, context)
+    t1 = time.perf_counter()
+    raw = cluster.run(payload) if cluster is not None else run_payload(payload)
+    t2 = time.perf_counter()
+    result = judge_result(kept, raw)
+    result["phases"] = {"prepare": t1 - t0, "sandbox": t2 - t1,
+                        "judge": time.perf_counter() - t2}
+    return result
 
 
 # ----------------------------------------------------------------------------- the fan-out
@@ -101,6 +159,8 @@ class _Pool:
     started = set()     # nbgrader runs (course root, converter) already fanned out
     total = done = 0
     t0 = None
+    phases = {}         # seconds per phase of grade_job, summed over the run's parallel jobs
+    cluster = None      # a grading.distributed.Cluster when the sandboxes run on Dask
 
 
 def _not_for_jobs():
@@ -165,6 +225,9 @@ class SandboxedExecute(NbGraderPreprocessor):
                                        "concurrent.futures.Executor").tag(config=True)
     max_workers = Integer(0, help="Parallel jobs (0: one per CPU core)").tag(config=True)
     prefetch = Bool(True, help="Grade the rest of the class in parallel").tag(config=True)
+    dask_scheduler = Unicode("", help="Address of a Dask scheduler (tcp://host:8786) whose "
+                                      "workers run the sandboxes (grading.distributed); "
+                                      "empty: on this machine").tag(config=True)
 
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
@@ -205,8 +268,23 @@ class SandboxedExecute(NbGraderPreprocessor):
                 self.log.warning("%s/%s: cell %d (grade id %r) claims to be a test cell but %s",
                                  info.get("student"), info.get("notebook"), i, gid, what)
 
+    def _sandboxes(self):
+        """Where the sandboxes run: raises SandboxUnavailable (nbgrader stops this notebook)
+        unless this machine, or with dask_scheduler at least one worker of the cluster, can
+        run them."""
+        if not self.dask_scheduler:
+            sandbox.check_available()
+            return
+        if self.executor not in ("", "threads"):
+            raise ValueError(f"SandboxedExecute.executor = {self.executor!r} cannot be combined "
+                             f"with dask_scheduler: the jobs go to the Dask workers from threads")
+        from . import distributed
+        with _Pool.lock:
+            if _Pool.cluster is None:
+                _Pool.cluster = distributed.cluster(self.dask_scheduler, self.log)
+
     def preprocess(self, nb, resources):
-        sandbox.check_available()  # raises SandboxUnavailable: nbgrader stops this notebook
+        self._sandboxes()
         info = resources.get("nbgrader", {})
         sub_dir = resources.get("metadata", {}).get("path") or os.getcwd()
         ctx = self._context(info)
@@ -246,6 +324,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     # -- parallel prefetch ---------------------------------------------------------------
     def _workers(self):
+        if _Pool.cluster is not None:
+            return self.max_workers or _Pool.cluster.nthreads()
         return self.max_workers or os.cpu_count() or 1
 
     def _pool(self):
@@ -306,22 +386,33 @@ class SandboxedExecute(NbGraderPreprocessor):
                 _Pool.t0 = _Pool.t0 or time.monotonic()
             if not started:
                 started = True
-                self.log.info("grading the other notebooks in parallel (%d workers, sandboxed)",
-                              self._workers())
+                where = (f"on the Dask cluster at {self.dask_scheduler}" if _Pool.cluster
+                         else "on this machine")
+                self.log.info("grading the other notebooks in parallel (%d workers %s, "
+                              "sandboxed)", self._workers(), where)
             fut = self._pool().submit(grade_job, nb_json, sub_dir, limits, ctx)
-            fut.add_done_callback(lambda f, label=label: self._progress(label))
+            fut.add_done_callback(lambda f, label=label: self._progress(label, f))
             with _Pool.lock:
                 _Pool.futures.setdefault(key, []).append(fut)
             n += 1
         if n:
             self.log.info("%d notebooks queued for sandboxed grading", n)
 
-    def _progress(self, label):
+    def _progress(self, label, fut=None):
+        phases = None
+        if fut is not None and not fut.cancelled() and fut.exception() is None:
+            phases = (fut.result() or {}).get("phases")
         with _Pool.lock:
             _Pool.done += 1
             done, total = _Pool.done, _Pool.total
             elapsed = time.monotonic() - _Pool.t0
+            for k, v in (phases or {}).items():
+                _Pool.phases[k] = _Pool.phases.get(k, 0.0) + v
+            spent = dict(_Pool.phases)
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate else 0.0
         self.log.info("graded %d of %d notebooks in the sandbox (%.1f/s, ETA %d:%02d): %s",
                       done, total, rate, int(eta) // 60, int(eta) % 60, label)
+        if done == total and spent:  # where a job's time went, per notebook on average
+            self.log.info("per notebook: %s", ", ".join(
+                f"{k} {v / done:.2f} s" for k, v in spent.items()))

@@ -19,7 +19,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "system_packages.sh"
-INSTALL_HINT = "apt-get update && apt-get install -y --no-install-recommends bubblewrap chromium"
+INSTALL_HINT = ("apt-get update && apt-get install -y --no-install-recommends bubblewrap chromium "
+                "postgresql")
 
 
 # ----------------------------------------------------------------------------- system packages
@@ -35,7 +36,9 @@ def fake_bin(tmp_path, uid, commands=()):
 
 def run_script(path, *args):
     start = time.monotonic()
-    proc = subprocess.run(["/bin/sh", str(SCRIPT), *args], env={"PATH": path}, capture_output=True,
+    # SYSTEM_PACKAGES_PGLIB: not this machine's /usr/lib/postgresql (Debian's initdb lives there)
+    env = {"PATH": path, "SYSTEM_PACKAGES_PGLIB": str(Path(path).parent / "no-postgresql")}
+    proc = subprocess.run(["/bin/sh", str(SCRIPT), *args], env=env, capture_output=True,
                           text=True, timeout=30)
     return proc, time.monotonic() - start
 
@@ -51,7 +54,7 @@ def test_missing_system_packages_stop_at_once_with_the_command(tmp_path, uid, pr
 
 
 def test_present_system_packages_pass(tmp_path):
-    proc, _ = run_script(fake_bin(tmp_path, 1000, ["bwrap", "chromium"]))
+    proc, _ = run_script(fake_bin(tmp_path, 1000, ["bwrap", "chromium", "initdb"]))
     assert proc.returncode == 0 and not proc.stderr, proc
 
 

@@ -1,14 +1,21 @@
 #!/bin/sh
 # The Debian packages the tests need, as "command:package" pairs: bubblewrap (autograding runs
-# student code in its sandbox) and chromium (the browser tests). Missing ones are installed when we
-# are root with apt-get; otherwise we stop at once with the exact command to run.
+# student code in its sandbox), chromium (the browser tests) and postgresql (the scale-out test's
+# gradebook server; Debian keeps initdb in /usr/lib/postgresql/<version>/bin, off PATH). Missing
+# ones are installed when we are root with apt-get; otherwise we stop at once with the command.
 # Usage: tools/system_packages.sh [--check]   (--check: never install, only report)
 set -eu
-NEEDED="bwrap:bubblewrap chromium:chromium"
+NEEDED="bwrap:bubblewrap chromium:chromium initdb:postgresql"
 
 missing=""
+PGLIB="${SYSTEM_PACKAGES_PGLIB:-/usr/lib/postgresql}"  # another folder only for tests/test_setup.py
+have() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    for p in "$PGLIB"/*/bin/"$1"; do [ -x "$p" ] && return 0; done
+    return 1
+}
 for pair in $NEEDED; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+    have "${pair%%:*}" || missing="$missing ${pair#*:}"
 done
 [ -z "$missing" ] && exit 0
 
@@ -18,7 +25,7 @@ if [ "${1:-}" != "--check" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/n
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
     exit 0
 fi
-echo "Missing system packages:$missing (bubblewrap: the grading sandbox; chromium: browser tests)." >&2
+echo "Missing system packages:$missing (bubblewrap: the grading sandbox; chromium: browser tests; postgresql: the scale-out test)." >&2
 if [ "$(id -u)" = 0 ]; then
     echo "Install them with:  $cmd" >&2
 else
