@@ -98,11 +98,20 @@ def course_secret(root, create=True):
     return key
 
 
+JUDGING_ONLY = ("tol", "check", "oracle")  # case keys that change the verdict, not the inputs
+
+
+def input_identity(case):
+    """The case without the keys that only judge (tolerance, which outputs, the oracle): equal
+    identities get equal inputs, so a stored answer can be judged again after those change."""
+    return {k: v for k, v in case.items() if k not in JUDGING_ONLY}
+
+
 def _rng(name, case):
     key = _SECRET["key"]
     if key is None:
         return np.random.default_rng(case.get("seed", 0))
-    digest = hmac.new(key, json.dumps([name, case], sort_keys=True).encode(),
+    digest = hmac.new(key, json.dumps([name, input_identity(case)], sort_keys=True).encode(),
                       hashlib.sha256).digest()
     return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
