@@ -85,8 +85,10 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
         info = f"the notebook sent back more than {limits.result_mb} MB"
     elif not parsed["done"]:
         info = "the notebook's process ended early"
-    verdicts = judge.fill_notebook(nb, plan, parsed, info)
+    kept = {} if context.get("keep", True) else None
+    verdicts = judge.fill_notebook(nb, plan, parsed, info, keep=kept)
     return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": res.wall_s, "info": info,
+            "kept": kept,
             "sandbox_stderr": ((parsed.get("fatal") or "") + res.stderr[-2000:])
             if not parsed["done"] else ""}
 
@@ -152,6 +154,24 @@ def _trusted_tests(db_url, assignment, notebook):
     return out
 
 
+def _points(db_url, assignment, notebook):
+    """{grade id: max points} of a notebook's autograded cells (the gradebook's), once per
+    process."""
+    key = ("points", db_url, assignment, notebook)
+    with _TRUSTED_LOCK:
+        if key in _TRUSTED:
+            return _TRUSTED[key]
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(db_url) as gb:
+        try:
+            out = {c.name: c.max_score for c in gb.find_notebook(notebook, assignment).grade_cells}
+        except MissingEntry:
+            out = {}
+    with _TRUSTED_LOCK:
+        _TRUSTED[key] = out
+    return out
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """Execute a submission in the sandbox; test cells are decided by the trusted judge."""
 
@@ -165,6 +185,10 @@ class SandboxedExecute(NbGraderPreprocessor):
                                        "concurrent.futures.Executor").tag(config=True)
     max_workers = Integer(0, help="Parallel jobs (0: one per CPU core)").tag(config=True)
     prefetch = Bool(True, help="Grade the rest of the class in parallel").tag(config=True)
+    keep_verdicts = Bool(True, help="Keep every hidden case's verdict in the verdict store "
+                                    "(grading/store.py) for reports and regrading").tag(config=True)
+    keep_arrays = Bool(True, help="Keep the returned arrays too (needed by regrade and the "
+                                  "shared-answer flags)").tag(config=True)
 
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
@@ -179,7 +203,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
         from . import cases
         coursedir = CourseDirectory(config=self.config)
-        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None}
+        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None,
+               "keep": self.keep_verdicts}
         if all(info.get(k) for k in ("db_url", "assignment", "notebook")):
             ctx["trusted"] = _trusted_tests(info["db_url"], info["assignment"], info["notebook"])
         return ctx
@@ -240,9 +265,28 @@ class SandboxedExecute(NbGraderPreprocessor):
         if result.get("info"):
             self.log.warning("%s/%s: %s", info.get("student"), info.get("notebook"),
                              result["info"])
+        if self.keep_verdicts and result.get("kept") is not None:
+            self._keep(info, sub_dir, result)
         if result.get("sandbox_stderr"):
             self.log.debug("sandbox said: %s", result["sandbox_stderr"])
         return nb, resources
+
+    def _keep(self, info, sub_dir, result):
+        """Write the notebook's verdicts to the verdict store, in nbgrader's own process (the
+        gradebook's writer), after the judge has decided them."""
+        from . import store
+        if not all(info.get(k) for k in ("db_url", "assignment", "notebook", "student")):
+            return
+        path = os.path.join(sub_dir, info["notebook"] + ".ipynb")
+        try:
+            with open(path, "rb") as f:
+                sha = hashlib.sha256(f.read()).hexdigest()
+        except OSError:
+            sha = None
+        store.save(info["db_url"], info["student"], info["assignment"], info["notebook"],
+                   result["kept"], _points(info["db_url"], info["assignment"], info["notebook"]),
+                   wall_s=result.get("wall_s"), info=result.get("info"), nb_sha256=sha,
+                   keep_arrays=self.keep_arrays)
 
     # -- parallel prefetch ---------------------------------------------------------------
     def _workers(self):
