@@ -109,7 +109,7 @@ def is_autograded_test(cell):
 
 # ----------------------------------------------------------------------------- inputs
 _CACHE_LOCK = threading.Lock()
-_INPUTS, _EXPECTED = {}, {}
+_INPUTS, _EXPECTED, _VARIANTS = {}, {}, {}
 _KEY_LOCKS = {}
 
 
@@ -141,6 +141,13 @@ def inputs_for(name, case):
 def expected_for(name, case, inputs):
     return _memo(_EXPECTED, "exp", _key(name, case),
                  lambda: _cases.expected(name, case, inputs))
+
+
+def variant_for(name, case, inputs, mistakes):
+    """A known mistake's outputs on a case (for its likely cause), computed once per process:
+    the same for every student who fails the case."""
+    return _memo(_VARIANTS, "alt", _key(name, case) + json.dumps(mistakes, sort_keys=True),
+                 lambda: _cases.expected(name, case, inputs, mistakes))
 
 
 # ----------------------------------------------------------------------------- the job
@@ -442,7 +449,8 @@ def judge_case(name, case, inputs, rec):
     problems = [p for p in problems if p.split(" ")[0] in keys]
     if problems:
         return False, problems, None
-    passed, lines = _cases.judge(name, case, inputs, outputs, want=want)
+    passed, lines = _cases.judge(name, case, inputs, outputs, want=want,
+                                 variant=lambda mistakes: variant_for(name, case, inputs, mistakes))
     return passed, lines, None
 
 

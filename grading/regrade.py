@@ -96,10 +96,11 @@ def rejudge_notebook(nb_row, case_rows, cells, partial=False):
                                         f"{cases.describe(name, case)} (a new or changed case)")
                 if row["status"] == "ok" and row["outputs"] is None:
                     return None, None, f"{gid}: the answers were kept without their arrays"
-                verdict = judge.judge_isolated(name, case, _rec(row))
+                rec = _rec(row)
+                verdict = judge.judge_isolated(name, case, rec)
                 results.append(verdict)
-                facts = judge.case_facts(name, case, _rec(row), verdict)
-                updates.append((row["id"], facts))
+                if not (verdict[0] and row["passed"]):  # a pass that stays one changes nothing
+                    updates.append((row["id"], judge.case_facts(name, case, rec, verdict)))
                 n += 1
         n_passed = sum(1 for ok, _, _ in results if ok)
         library = any(lib for _, _, lib in results)
