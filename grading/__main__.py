@@ -12,7 +12,7 @@ import sys
 
 
 def course(root):
-    """(course root, gradebook URL) from nbgrader's configuration in `root`."""
+    """(course root, gradebook URL, config) from nbgrader's configuration in `root`."""
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
     cfg_file = os.path.join(root, "nbgrader_config.py")
@@ -20,7 +20,7 @@ def course(root):
         raise SystemExit(f"no nbgrader_config.py in {root}: run this in the course directory")
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     cd = CourseDirectory(config=config)
-    return cd.root, cd.db_url
+    return cd.root, cd.db_url, config
 
 
 def main(argv=None):
@@ -35,7 +35,7 @@ def main(argv=None):
     reg.add_argument("--partial", action="store_true",
                      help="partial credit per hidden case (grading.scoring.cell_score)")
     args = ap.parse_args(argv)
-    root, db_url = course(os.getcwd())
+    root, db_url, config = course(os.getcwd())
     if args.command == "report":
         from .report import release_hashes, write_reports
         write_reports(db_url, os.path.join(root, args.out), args.assignments or None,
@@ -43,7 +43,7 @@ def main(argv=None):
     else:
         from .regrade import regrade
         print(regrade(root, db_url, args.assignment, workers=args.workers or None,
-                      partial=args.partial).summary())
+                      partial=args.partial, config=config).summary())
     return 0
 
 

@@ -33,11 +33,14 @@ class Outcome:
     seconds: float = 0.0
     changed: list = field(default_factory=list)   # (student, assignment, grade_id, old, new)
     stale: list = field(default_factory=list)     # (student, assignment, notebook, why)
+    late: list = field(default_factory=list)      # (student, assignment, notebook, old, new)
 
     def summary(self):
         lines = [f"regraded {self.notebooks} notebooks in {self.seconds:.1f} s; "
                  f"scores changed: {len(self.changed)}"]
         lines += [f"  {s}/{a} {g}: {old:g} -> {new:g}" for s, a, g, old, new in self.changed]
+        lines += [f"  late penalty {s}/{a}/{n}: {old or 0:g} -> {new or 0:g}"
+                  for s, a, n, old, new in self.late]
         lines += [f"  not regraded, autograde again: {s}/{a}/{n}: {why}"
                   for s, a, n, why in self.stale]
         return "\n".join(lines)
@@ -125,8 +128,10 @@ def _chunk(args):
     return out
 
 
-def regrade(root, db_url, assignment="*", workers=None, partial=False, log=print):
-    """Regrade one assignment ('*': all in the store) of the course at `root` -> Outcome."""
+def regrade(root, db_url, assignment="*", workers=None, partial=False, config=None, log=print):
+    """Regrade one assignment ('*': all in the store) of the course at `root` -> Outcome.
+    config: nbgrader's configuration, for the late-penalty policy of notebooks whose score
+    changed (nbgrader's AssignLatePenalties with the course's plugin)."""
     from nbgrader.api import Gradebook, MissingEntry
     t0 = time.perf_counter()
     secret = cases.course_secret(root, create=False)
@@ -154,13 +159,13 @@ def regrade(root, db_url, assignment="*", workers=None, partial=False, log=print
             results = [r for part in map(_chunk, chunks) for r in part]
             cases.set_secret(None)
         by_id = {nb["id"]: nb for nb in nbs}
-        _write(db_url, name, by_id, results, outcome)
+        _write(db_url, name, by_id, results, outcome, config)
         outcome.notebooks += len(nbs)
     outcome.seconds = time.perf_counter() - t0
     return outcome
 
 
-def _write(db_url, assignment, by_id, results, outcome):
+def _write(db_url, assignment, by_id, results, outcome, config=None):
     """New scores to the gradebook (only those that changed) and new verdicts to the store."""
     from nbgrader.api import (Assignment, Grade, GradeCell, Gradebook, Notebook, Student,
                               SubmittedAssignment, SubmittedNotebook)
@@ -174,6 +179,11 @@ def _write(db_url, assignment, by_id, results, outcome):
              .join(GradeCell, Grade.cell_id == GradeCell.id)
              .filter(Assignment.name == assignment))
         grades = {(sid, nb, cell): g for g, sid, nb, cell in q}
+        touched = set()
+        kept = {(nb["student"], nb["notebook"]) for nb in by_id.values()}
+        for sid, nb in sorted({(sid, nb) for sid, nb, _ in grades} - kept):
+            outcome.stale.append((sid, assignment, nb, "nothing kept for it (graded before the "
+                                                       "verdict store, or keeping it failed)"))
         for nid, new_cells, _, why in results:
             nb = by_id[nid]
             if why:
@@ -188,7 +198,9 @@ def _write(db_url, assignment, by_id, results, outcome):
                     g.auto_score = cell["score"]
                     outcome.changed.append((nb["student"], assignment, gid,
                                             old if old is not None else 0.0, cell["score"]))
+                    touched.add((nb["student"], nb["notebook"]))
         gb.db.commit()
+        _late_penalties(gb, assignment, sorted(touched), config, outcome)
     eng = store.engine_for(db_url)
     with eng.begin() as conn:
         ups = [{"_id": rid, **{"_" + k: v for k, v in facts.items()}}
@@ -204,3 +216,28 @@ def _write(db_url, assignment, by_id, results, outcome):
                 conn.execute(store.NOTEBOOKS.update().where(store.NOTEBOOKS.c.id == nid)
                              .values(cells=json.dumps(new_cells, sort_keys=True)))
     outcome.changed.sort()
+
+
+def _late_penalties(gb, assignment, touched, config, outcome):
+    """Late penalties follow the new scores, computed as autograde does (nbgrader's
+    AssignLatePenalties with the course's plugin, grading.late.LatePenalty by default)."""
+    if not touched:
+        return
+    from nbgrader.preprocessors import AssignLatePenalties
+    pp = AssignLatePenalties(config=config) if config is not None else AssignLatePenalties()
+    pp.assignment_id = assignment
+    pp.init_plugin()
+    gb.db.expire_all()  # the notebooks' scores are computed by the database
+    for student, notebook in touched:
+        sub = gb.find_submission(assignment, student)
+        if not sub.total_seconds_late > 0:
+            continue
+        nbsub = gb.find_submission_notebook(notebook, assignment, student)
+        old = nbsub.late_submission_penalty
+        new = pp.plugin_inst.late_submission_penalty(student, nbsub.score, sub.total_seconds_late)
+        if new is not None:  # as nbgrader does: never below zero, never above the score
+            new = min(max(new, 0.0), nbsub.score)
+        if new != old:
+            nbsub.late_submission_penalty = new
+            outcome.late.append((student, assignment, notebook, old, new))
+    gb.db.commit()

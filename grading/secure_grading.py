@@ -283,10 +283,16 @@ class SandboxedExecute(NbGraderPreprocessor):
                 sha = hashlib.sha256(f.read()).hexdigest()
         except OSError:
             sha = None
-        store.save(info["db_url"], info["student"], info["assignment"], info["notebook"],
-                   result["kept"], _points(info["db_url"], info["assignment"], info["notebook"]),
-                   wall_s=result.get("wall_s"), info=result.get("info"), nb_sha256=sha,
-                   keep_arrays=self.keep_arrays)
+        try:
+            store.save(info["db_url"], info["student"], info["assignment"], info["notebook"],
+                       result["kept"], _points(info["db_url"], info["assignment"],
+                                               info["notebook"]),
+                       wall_s=result.get("wall_s"), info=result.get("info"), nb_sha256=sha,
+                       keep_arrays=self.keep_arrays)
+        except Exception as exc:  # noqa: BLE001 -- the grade stands; only its analytics are lost
+            self.log.error("%s/%s: the verdict store could not keep this notebook (%s: %s); "
+                           "regrade will list it", info.get("student"), info.get("notebook"),
+                           type(exc).__name__, exc)
 
     # -- parallel prefetch ---------------------------------------------------------------
     def _workers(self):

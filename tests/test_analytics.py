@@ -155,7 +155,16 @@ def _edit_test_cell(course, grade_id, edit):
 
 
 def test_regrade_after_a_tolerance_change_moves_exactly_the_scores_it_must(course_copy):
+    import datetime
+
+    from nbgrader.api import Gradebook
     before = _gb_scores(course_copy)
+    # p1a handed in 1.5 days late: 2 started days at 10% a day (nbgrader_config.py's policy)
+    due = datetime.datetime(2026, 1, 10, 12, 0)
+    with Gradebook(db(course_copy)) as gb:
+        gb.update_or_create_assignment(ASSIGNMENT, duedate=due)
+        gb.find_submission(ASSIGNMENT, "p1a").timestamp = due + datetime.timedelta(days=1.5)
+        gb.db.commit()
     # p1's answers are off by 3e-4 (relative), p2's by 3e-3: a tolerance of 1e-3 on the first
     # test cell passes p1a and p1b there (0 -> 4 points) and nobody else changes
     _edit_test_cell(course_copy, "test_conv_forward_stride1",
@@ -163,8 +172,10 @@ def test_regrade_after_a_tolerance_change_moves_exactly_the_scores_it_must(cours
     out = grading_cli("regrade", ASSIGNMENT, cwd=course_copy)
     lines = out.splitlines()
     assert lines[0].endswith("scores changed: 2"), out
+    # p1a's notebook now scores 15 + 4 = 19 (the backward cells passed already): 20% of it late
     assert lines[1:] == ["  p1a/conv test_conv_forward_stride1: 0 -> 4",
-                         "  p1b/conv test_conv_forward_stride1: 0 -> 4"], out
+                         "  p1b/conv test_conv_forward_stride1: 0 -> 4",
+                         "  late penalty p1a/conv/conv: 0 -> 3.8"], out
     after = _gb_scores(course_copy)
     for student in before:
         for gid, score in before[student].items():
