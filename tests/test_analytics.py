@@ -287,3 +287,77 @@ def test_report_opens_in_chromium_with_every_image_and_escaped_ids(big_class, tm
     assert not errors, errors
     assert all(u.startswith(("file:", "data:")) for u in requests), requests  # offline
     assert (shots / f"{ASSIGNMENT}.png").stat().st_size > 10_000
+
+
+def test_regrade_names_an_unknown_assignment(course_copy):
+    proc = subprocess.run([sys.executable, "-m", "grading", "regrade", "nosuch"], cwd=course_copy,
+                          env=env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "no assignment 'nosuch' in the gradebook" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- no sandbox needed
+def _row(gid, k, sha, passed=False, cause=None, fn="conv_forward_naive"):
+    case = {"x": [1, 1, 4, 4], "w": [1, 1, 3, 3], "stride": 1, "pad": 0, "seed": k}
+    return {"grade_id": gid, "call": 0, "k": k, "fn": fn, "case": case,
+            "case_json": json.dumps(case, sort_keys=True), "passed": passed, "status": "ok",
+            "error_class": None if passed else "wrong values", "cause": cause,
+            "max_diff": None, "outputs_sha": sha}
+
+
+def _class(answers, sha=None):
+    """answers: {student: [rows]} -> (notebook rows, {id: rows}) as store.load returns them."""
+    nbs, by_nb = [], {}
+    for i, (student, rows) in enumerate(sorted(answers.items())):
+        nbs.append({"id": i, "student": student, "notebook": "conv", "wall_s": 1.0, "info": None,
+                    "nb_sha256": (sha or {}).get(student, student),
+                    "cells": {"t": {"points": 4.0, "score": 4.0 * all(r["passed"] for r in rows),
+                                    "passed": all(r["passed"] for r in rows)}}})
+        by_nb[i] = rows
+    return nbs, by_nb
+
+
+def test_shared_answers_need_unexplained_identical_wrong_answers_of_a_few_students():
+    from grading import report
+    answers = {
+        # a and b: two identical wrong answers no known mistake explains -> look together
+        "a": [_row("t", 0, "x0"), _row("t", 1, "x1")],
+        "b": [_row("t", 0, "x0"), _row("t", 1, "x1")],
+        # c and d share one such answer only
+        "c": [_row("t", 0, "y0"), _row("t", 1, "c1")],
+        "d": [_row("t", 0, "y0"), _row("t", 1, "d1")],
+        # e and f share two wrong answers that a known mistake explains
+        "e": [_row("t", 0, "z0", cause="the stride was ignored"),
+              _row("t", 1, "z1", cause="the stride was ignored")],
+        "f": [_row("t", 0, "z0", cause="the stride was ignored"),
+              _row("t", 1, "z1", cause="the stride was ignored")],
+        # g and h share two right answers
+        "g": [_row("t", 0, "ok0", passed=True), _row("t", 1, "ok1", passed=True)],
+        "h": [_row("t", 0, "ok0", passed=True), _row("t", 1, "ok1", passed=True)],
+    }
+    # i, j, k, l: four students with the same two unexplained wrong answers: a common mistake
+    for s in "ijkl":
+        answers[s] = [_row("t", 0, "w0"), _row("t", 1, "w1")]
+    nbs, by_nb = _class(answers, sha={"g": "same", "h": "same"})
+    a = report.analyse(nbs, by_nb)
+    assert [p["students"] for p in a["shared"]] == [("a", "b")]
+    assert len(a["shared"][0]["evidence"]) == 2
+    assert [g["students"] for g in a["identical"]] == [["g", "h"]]
+    # the unchanged release is no evidence
+    assert report.analyse(nbs, by_nb, release_sha={"same"})["identical"] == []
+    # rates: e and f named the stride mistake, 2 of the 12 students
+    assert [(m["cause"], m["n"]) for m in a["mistakes"]] == [("the stride was ignored", 2)]
+
+
+def test_report_pages_escape_what_students_made(tmp_path):
+    from grading import report
+    evil = "<script>alert(1)</script>"
+    nbs, by_nb = _class({evil: [_row("t", 0, "x0"), _row("t", 1, "x1")],
+                         "b": [_row("t", 0, "x0"), _row("t", 1, "x1")]})
+    by_nb[0][0]["cause"] = "<img src=x onerror=alert(2)>"
+    a = report.analyse(nbs, by_nb)
+    html = report.page("conv", a, {k: "data:image/png;base64,AA==" for k in
+                                   ("scores", "cells", "cases", "wall")}, "now")
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
