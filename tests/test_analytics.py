@@ -361,3 +361,25 @@ def test_report_pages_escape_what_students_made(tmp_path):
     assert "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+def test_regrade_after_a_points_change_gives_the_new_points_to_exactly_those_who_passed(
+        course_copy):
+    before = _gb_scores(course_copy)
+    passed = sorted(s for s, cells in before.items() if cells["test_conv_forward_float32"] == 2)
+    assert len(passed) >= 10  # the correct styles and the backward-only bugs
+
+    path = course_copy / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, 4)
+    cell = next(c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "test_conv_forward_float32")
+    cell.metadata.nbgrader["points"] = 3
+    nbformat.write(nb, path)
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=course_copy)
+    out = grading_cli("regrade", ASSIGNMENT, cwd=course_copy)
+    assert out.splitlines()[1:] == [f"  {s}/conv test_conv_forward_float32: 2 -> 3"
+                                    for s in passed], out
+    after = _gb_scores(course_copy)
+    assert after == {
+        s: {g: (3.0 if (g == "test_conv_forward_float32" and s in passed) else v)
+            for g, v in cells.items()} for s, cells in before.items()}
