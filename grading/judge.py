@@ -598,7 +598,18 @@ _LEAD = re.compile(r"^\s*(\([^)]*\))?\s*:\s*")
 def case_facts(name, case, rec, verdict):
     """What the verdict store (grading.store) keeps of one judged case: the verdict's facts in
     plain values, and the returned arrays as the plain .npy bytes the sandbox sent (each one
-    parsed here without pickle first; anything else is kept as its description only)."""
+    parsed here without pickle first; anything else is kept as its description only).
+    Never raises: whatever came back, the verdict stands and the facts say what they can."""
+    try:
+        return _case_facts(name, case, rec, verdict)
+    except Exception as exc:  # noqa: BLE001 -- a forged record must not cost the notebook
+        return {"fn": name, "case": case, "passed": bool(verdict[0]), "status": "unusable",
+                "error_class": None if verdict[0] else "unusable", "cause": None,
+                "max_diff": None, "message": f"{type(exc).__name__} while describing it",
+                "arrays": {}, "described": {}}
+
+
+def _case_facts(name, case, rec, verdict):
     passed, lines, lib = verdict
     status = rec.get("status") if isinstance(rec, dict) else None
     facts = {"fn": name, "case": case, "passed": bool(passed),
@@ -644,7 +655,10 @@ def case_facts(name, case, rec, verdict):
                 facts["error_class"] = "wrong dtype"
             elif arr.shape != w.shape:
                 facts["error_class"] = "wrong shape"
-                hint = _cases._shape_hint(name, case, key, arr.shape, w.shape)
+                try:  # a student's ndim can be anything; the hint is only a hint
+                    hint = _cases._shape_hint(name, case, key, arr.shape, w.shape)
+                except (IndexError, ValueError, TypeError):
+                    hint = ""
                 if hint and not causes:
                     causes.append(_LEAD.sub("", hint))
             elif not np.all(np.isfinite(arr)):

@@ -383,3 +383,33 @@ def test_regrade_after_a_points_change_gives_the_new_points_to_exactly_those_who
     assert after == {
         s: {g: (3.0 if (g == "test_conv_forward_float32" and s in passed) else v)
             for g, v in cells.items()} for s, cells in before.items()}
+
+
+def test_case_facts_never_raise_on_what_came_back():
+    """Records are untrusted: a 3-D answer where 4-D is expected, forged and malformed records
+    must each give facts (the verdict stands), never an exception that costs the notebook."""
+    import base64
+    import io
+
+    import numpy as np
+
+    from grading import judge
+
+    def npy(a):
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return base64.b64encode(buf.getvalue()).decode()
+
+    case = dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), stride=1, pad=1, seed=7)
+    recs = [None, 7, "x", {"status": "ok"}, {"status": "ok", "outputs": []},
+            {"status": "ok", "outputs": {"out": {"npy": npy(np.zeros((2, 4, 5)))}}},
+            {"status": "ok", "outputs": {"out": {"npy": "not base64!"}}},
+            {"status": "ok", "outputs": {"out": {"type": ["x"] * 5, "dtype": 3}}},
+            {"status": "error", "fn": 5, "message": ["a"]}]
+    for rec in recs:
+        verdict = judge.judge_isolated("conv_forward_naive", case, rec)
+        facts = judge.case_facts("conv_forward_naive", case, rec, verdict)
+        assert facts["passed"] is False and facts["error_class"], rec
+    three_d = judge.case_facts("conv_forward_naive", case, recs[5],
+                               judge.judge_isolated("conv_forward_naive", case, recs[5]))
+    assert three_d["error_class"] == "wrong shape" and "out" in three_d["arrays"]
