@@ -20,6 +20,8 @@ def course(root):
         raise SystemExit(f"no nbgrader_config.py in {root}: run this in the course directory")
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     cd = CourseDirectory(config=config)
+    if cd.db_url.startswith("sqlite:///") and not os.path.exists(cd.db_url[len("sqlite:///"):]):
+        raise SystemExit(f"no gradebook at {cd.db_url}: autograde an assignment first")
     return cd.root, cd.db_url, config
 
 
