@@ -128,13 +128,24 @@ def case_row(facts, keep_arrays=True):
 
 
 def save(db_url, student, assignment, notebook, kept, points, wall_s=None, info=None,
-         nb_sha256=None, keep_arrays=True, graded_at=None, conn=None):
+         nb_sha256=None, keep_arrays=True, graded_at=None, conn=None, partial=False):
     """Replace what is kept of one graded notebook. kept: {'cases': [...], 'cells': {...}} from
-    judge.fill_notebook; points: {grade_id: max points} (the gradebook's)."""
+    judge.fill_notebook; points: {grade_id: max points} (the gradebook's); partial: score cells
+    as autograde does (grading.scoring.cell_score), as regrade does too."""
+    from .scoring import cell_score
+    counts = {}
+    for f in kept.get("cases") or ():
+        n = counts.setdefault(f["grade_id"], [0, 0, False])
+        n[0] += bool(f["passed"])
+        n[1] += 1
+        n[2] = n[2] or f.get("status") == "library"
     cells = {}
     for gid, cell in (kept.get("cells") or {}).items():
-        pts = points.get(gid)
-        cells[gid] = dict(cell, points=pts, score=(pts or 0.0) if cell["passed"] else 0.0)
+        pts = points.get(gid) or 0.0
+        passed, total, library = counts.get(gid, (0, 0, False))
+        score = 0.0 if (library or cell.get("other_error")) else \
+            cell_score(pts, passed, total, partial=partial)
+        cells[gid] = dict(cell, points=points.get(gid), score=score)
     rows = [case_row(f, keep_arrays) for f in kept.get("cases") or ()]
     row = {"student": student, "assignment": assignment, "notebook": notebook,
            "graded_at": graded_at or datetime.datetime.now(datetime.timezone.utc)
