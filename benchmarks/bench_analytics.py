@@ -1,7 +1,7 @@
 """Benchmark: the verdict store's cost while grading, and report / regrade on a large class.
 
-    python benchmarks/bench_analytics.py overhead [--copies 1]      # keeping arrays: side by side
-    python benchmarks/bench_analytics.py class [--students 300 1000] # report and regrade times
+    python benchmarks/bench_analytics.py overhead [--copies 1] [--assignment conv]  # side by side
+    python benchmarks/bench_analytics.py class [--students 300 1000] [--course DIR]  # report, regrade
 
 overhead: two throw-away copies of one course with the same conv submissions (the templates of
 tests/synthetic_class.py, --copies times), autograded in alternating order, once with the verdict
@@ -34,15 +34,16 @@ FAST = ["--SandboxedExecute.cell_timeout=6", "--SandboxedExecute.case_timeout=3"
         "--SandboxedExecute.wall_s=150"]
 
 
-def graded_templates(folder, copies=1, keep=True):
+def graded_templates(folder, copies=1, keep=True, assignment="conv"):
     course = make_course(folder)
-    nbgrader("generate_assignment", "conv", "--force", cwd=course)
-    sc.submit_templates(course, "conv")
+    nbgrader("generate_assignment", assignment, "--force", cwd=course)
+    sc.submit_templates(course, assignment)
     for k in range(1, copies):
         for sub in list((course / "submitted").iterdir()):
             shutil.copytree(sub, course / "submitted" / f"{sub.name}-{k}")
     t0 = time.perf_counter()
-    nbgrader("autograde", "conv", *FAST, f"--SandboxedExecute.keep_verdicts={keep}", cwd=course)
+    nbgrader("autograde", assignment, *FAST, f"--SandboxedExecute.keep_verdicts={keep}",
+             cwd=course)
     return course, time.perf_counter() - t0
 
 
@@ -51,14 +52,16 @@ def overhead(args):
         times = {True: [], False: []}
         for rnd in range(args.rounds):
             for keep in ((False, True) if rnd % 2 == 0 else (True, False)):
-                _, t = graded_templates(Path(tmp) / f"{keep}-{rnd}", args.copies, keep)
+                _, t = graded_templates(Path(tmp) / f"{keep}-{rnd}", args.copies, keep,
+                                        args.assignment)
                 times[keep].append(t)
         off, on = min(times[False]), min(times[True])
         print(f"autograde without the store: {off:.1f} s; with every verdict and array kept: "
               f"{on:.1f} s; ratio {on / off:.3f} (best of {args.rounds})")
         course = Path(tmp) / f"True-0" / "course"
         from grading import judge, store
-        nbs, by_nb = store.load(f"sqlite:///{course / 'gradebook.db'}", "conv", with_arrays=True)
+        nbs, by_nb = store.load(f"sqlite:///{course / 'gradebook.db'}", args.assignment,
+                                with_arrays=True)
         wall = sum(nb["wall_s"] for nb in nbs) / len(nbs)
         judge_s = sum(r["judge_s"] or 0 for rows in by_nb.values() for r in rows) / len(nbs)
         # the store's own share: facts and a database write, re-measured here per notebook
@@ -69,7 +72,7 @@ def overhead(args):
             for r in by_nb[nb["id"]]:
                 arrays, described = store.unpack_arrays(r["outputs"])
                 kept["cases"].append({**r, "arrays": arrays, "described": described})
-            store.save(db, nb["student"], "conv", nb["notebook"], kept, {})
+            store.save(db, nb["student"], args.assignment, nb["notebook"], kept, {})
         save_s = (time.perf_counter() - t0) / len(nbs)
         # and the facts the judge adds per case for the store (re-measured on the kept answers)
         from grading import cases, regrade
@@ -86,7 +89,7 @@ def overhead(args):
               f"{100 * extra / (wall + judge_s):.2f}% of grading time")
 
 
-def add_submissions(db_url, students):
+def add_submissions(db_url, students, assignment):
     """A gradebook submission per cloned student, with the scores autograde would have written."""
     import warnings
 
@@ -95,12 +98,12 @@ def add_submissions(db_url, students):
 
     from grading import store
     warnings.filterwarnings("ignore", category=sa.exc.SAWarning)  # nbgrader's add_submission
-    nbs, _ = store.load(db_url, "conv")
+    nbs, _ = store.load(db_url, assignment)
     cells = {nb["student"]: nb["cells"] for nb in nbs}
     with Gradebook(db_url) as gb:
         for s in students:
             gb.update_or_create_student(s)
-            sub = gb.add_submission("conv", s)
+            sub = gb.add_submission(assignment, s)
             for nb in sub.notebooks:
                 for grade in nb.grades:
                     if grade.name in cells[s]:
@@ -114,8 +117,9 @@ def big_class(args):
         if args.course:  # a course whose templates were graded already (by an earlier run)
             course = Path(args.course)
         else:
-            course, t = graded_templates(Path(tmp) / "templates")
-            print(f"templates graded for real: {len(sc.templates())} notebooks in {t:.0f} s")
+            course, t = graded_templates(Path(tmp) / "templates", assignment=args.assignment)
+            print(f"templates graded for real: {len(sc.templates(args.assignment))} notebooks "
+                  f"in {t:.0f} s")
         src = f"sqlite:///{course / 'gradebook.db'}"
         for n in args.students:
             big = Path(tmp) / f"class{n}"
@@ -124,10 +128,10 @@ def big_class(args):
             with store.engine_for(db_url).begin() as c:
                 c.execute(store.CASES.delete())
                 c.execute(store.NOTEBOOKS.delete())
-            students, _, identical, _ = sc.roster(n)
-            sc.clone_class(src, db_url, "conv", students, identical)
-            add_submissions(db_url, students)
-            for cmd in (["report"], ["regrade", "conv"]):
+            students, _, identical, _ = sc.roster(n, args.assignment)
+            sc.clone_class(src, db_url, args.assignment, students, identical)
+            add_submissions(db_url, students, args.assignment)
+            for cmd in (["report"], ["regrade", args.assignment]):
                 t0 = time.perf_counter()
                 out = subprocess.run([sys.executable, "-m", "grading", *cmd], cwd=big, env=env(),
                                      capture_output=True, text=True, timeout=900)
@@ -146,6 +150,8 @@ def main():
     c = sub.add_parser("class")
     c.add_argument("--students", type=int, nargs="+", default=[300, 1000])
     c.add_argument("--course", help="a course with the templates graded already (skips grading)")
+    for p in (o, c):
+        p.add_argument("--assignment", default="conv", choices=["conv", "pooling", "batchnorm"])
     args = ap.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
     overhead(args) if args.mode == "overhead" else big_class(args)

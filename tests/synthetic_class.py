@@ -18,22 +18,23 @@ Two steps, because grading 300 notebooks in the sandbox takes many minutes:
 `roster(n)` says who is what: {student: template}, and the planted pairs.
 """
 import hashlib
+import re
 
 import sqlalchemy as sa
 
-from assignments_helpers import build_submission, snippets_for, solution_functions, submit
+from assignments_helpers import GRADED, build_submission, snippets_for, solution_functions, submit
 
-PLANTED = {"p1": 3e-4, "p2": 3e-3, "p3": 3e-2}   # pair -> relative error of conv_forward's out
+PLANTED = {"p1": 3e-4, "p2": 3e-3, "p3": 3e-2}   # pair -> relative error of the first forward
 TWINS = ("t1",)                                   # pairs that submit byte-identical notebooks
 
 
-def _scaled_forward(funcs, factor):
-    """The reference conv_forward_naive, its output scaled by (1 + factor): wrong in a way no
-    known mistake explains."""
-    src = funcs["conv_forward_naive"]
-    head, _, _ = src.rpartition("return out, ")
-    assert head, "the reference conv_forward_naive must end with `return out, cache`"
-    return src.replace("return out, ", f"out = out * (1 + {factor!r})\n    return out, ", 1)
+def _scaled_forward(src, fn, factor):
+    """The reference forward `fn` (in its cell's source), its output scaled by (1 + factor):
+    wrong in a way no known mistake explains."""
+    m = re.search(rf"^def {fn}\(.*?^([ \t]+)return out, ", src, re.M | re.S)
+    assert m, f"the reference {fn} must `return out, cache`"
+    at = m.start(1)
+    return src[:at] + f"{m.group(1)}out = out * (1 + {factor!r})\n" + src[at:]
 
 
 def templates(assignment="conv"):
@@ -42,8 +43,9 @@ def templates(assignment="conv"):
     out = {"correct": (ref, "", "")}
     for name, (_meta, prelude, funcs) in snippets_for(assignment).items():
         out[name] = ({**ref, **funcs}, prelude, "")
+    fwd = GRADED[assignment][0]
     for pair, factor in PLANTED.items():
-        funcs = {**ref, "conv_forward_naive": _scaled_forward(ref, factor)}
+        funcs = {**ref, fwd: _scaled_forward(ref[fwd], fwd, factor)}
         for member in "ab":
             out[f"{pair}{member}"] = (funcs, "", f"# {pair}{member}: my own work\n")
     for pair in TWINS:
