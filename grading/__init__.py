@@ -28,6 +28,11 @@ The pipeline, in the order a submission meets it (nbgrader_config.py switches ea
   that cannot sandbox are refused; a gradebook database that is down is reported as such.
 - ``html_safety``: ``SanitizeHTML`` after execution and in feedback: nothing a student wrote runs
   in the formgrader's or a feedback page's browser.
+- ``store``: the verdict store: every hidden case's verdict, likely cause and returned arrays, in
+  tables of our own in the gradebook's database (written by ``SandboxedExecute``).
+- ``report``, ``regrade`` (``python -m grading report|regrade``): class analytics and shared
+  answers; re-judging the kept answers after a reference, tolerance or points change
+  (``scoring.cell_score``), no student code run.
 - ``late``: the late policy and per-student extensions (``python -m grading.late``).
 - ``checks``: ``check(name, cases)``, the one call of every hidden test, run in-process when the
   instructor validates the source notebooks.

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import threading
+import time
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def is_autograded_test(cell):
 
 # ----------------------------------------------------------------------------- inputs
 _CACHE_LOCK = threading.Lock()
-_INPUTS, _EXPECTED = {}, {}
+_INPUTS, _EXPECTED, _VARIANTS = {}, {}, {}
 _KEY_LOCKS = {}
 
 
@@ -140,6 +141,13 @@ def inputs_for(name, case):
 def expected_for(name, case, inputs):
     return _memo(_EXPECTED, "exp", _key(name, case),
                  lambda: _cases.expected(name, case, inputs))
+
+
+def variant_for(name, case, inputs, mistakes):
+    """A known mistake's outputs on a case (for its likely cause), computed once per process:
+    the same for every student who fails the case."""
+    return _memo(_VARIANTS, "alt", _key(name, case) + json.dumps(mistakes, sort_keys=True),
+                 lambda: _cases.expected(name, case, inputs, mistakes))
 
 
 # ----------------------------------------------------------------------------- the job
@@ -441,7 +449,8 @@ def judge_case(name, case, inputs, rec):
     problems = [p for p in problems if p.split(" ")[0] in keys]
     if problems:
         return False, problems, None
-    passed, lines = _cases.judge(name, case, inputs, outputs, want=want)
+    passed, lines = _cases.judge(name, case, inputs, outputs, want=want,
+                                 variant=lambda mistakes: variant_for(name, case, inputs, mistakes))
     return passed, lines, None
 
 
@@ -515,9 +524,10 @@ def _clean_outputs(outputs):
     return out
 
 
-def fill_notebook(nb, plan, parsed, run_info):
+def fill_notebook(nb, plan, parsed, run_info, keep=None):
     """Write every cell's outputs: student cells from the sandbox (cleaned), test cells from the
-    judge. Returns {grade_id: (passed, report)} for logging."""
+    judge. Returns {grade_id: (passed, report)} for logging. keep: a dict that receives what the
+    verdict store keeps ({'cases': [case_facts...], 'cells': {grade_id: {...}}}), or None."""
     import nbformat
     verdicts = {}
     cells, cases = parsed["cells"], parsed["cases"]
@@ -537,7 +547,12 @@ def fill_notebook(nb, plan, parsed, run_info):
         results = {}
         for (c, j), k in zip(p["order"], range(len(p["order"]))):
             name, case_list = p["calls"][c]
+            t0 = time.perf_counter()
             results[(c, j)] = judge_isolated(name, case_list[j], cases.get((i, k)))
+            if keep is not None:
+                keep.setdefault("cases", []).append(dict(
+                    case_facts(name, case_list[j], cases.get((i, k)), results[(c, j)]),
+                    grade_id=p["grade_id"], call=c, k=j, judge_s=time.perf_counter() - t0))
         reports = []
         for c, (name, case_list) in enumerate(p["calls"]):
             got = [results[(c, j)] for j in range(len(case_list))]
@@ -565,5 +580,94 @@ def fill_notebook(nb, plan, parsed, run_info):
             outs += student
             verdicts[p["grade_id"]] = (not any(o["output_type"] == "error" for o in outs), "")
         cell.outputs = [nbformat.from_dict(o) for o in outs]
+        if keep is not None:
+            all_cases = all(ok for ok, _, _ in results.values())
+            keep.setdefault("cells", {})[p["grade_id"]] = {
+                "passed": verdicts[p["grade_id"]][0],
+                # the cell failed with every hidden case right: its visible part (the student's
+                # own process) raised, or it did not run
+                "other_error": all_cases and not verdicts[p["grade_id"]][0]}
     return verdicts
+
+
+# ----------------------------------------------------------------------------- what is kept
+_CAUSE = "likely cause: "
+_LEAD = re.compile(r"^\s*(\([^)]*\))?\s*:\s*")
+
+
+def case_facts(name, case, rec, verdict):
+    """What the verdict store (grading.store) keeps of one judged case: the verdict's facts in
+    plain values, and the returned arrays as the plain .npy bytes the sandbox sent (each one
+    parsed here without pickle first; anything else is kept as its description only).
+    Never raises: whatever came back, the verdict stands and the facts say what they can."""
+    try:
+        return _case_facts(name, case, rec, verdict)
+    except Exception as exc:  # noqa: BLE001 -- a forged record must not cost the notebook
+        return {"fn": name, "case": case, "passed": bool(verdict[0]), "status": "unusable",
+                "error_class": None if verdict[0] else "unusable", "cause": None,
+                "max_diff": None, "message": f"{type(exc).__name__} while describing it",
+                "arrays": {}, "described": {}}
+
+
+def _case_facts(name, case, rec, verdict):
+    passed, lines, lib = verdict
+    status = rec.get("status") if isinstance(rec, dict) else None
+    facts = {"fn": name, "case": case, "passed": bool(passed),
+             "status": str(status)[:16] if status else "missing", "error_class": None,
+             "cause": None, "max_diff": None, "message": None, "arrays": {}, "described": {}}
+    if isinstance(rec, dict) and status != "ok":
+        facts["message"] = _student_message(rec.get("message", "")) or None
+    try:
+        want = expected_for(name, case, inputs_for(name, case))
+    except Exception:  # noqa: BLE001 -- the verdict stands; only its facts are thinner
+        want = {}
+    outputs = rec.get("outputs") if isinstance(rec, dict) else None
+    got = {}
+    for key in want if isinstance(outputs, dict) else ():
+        raw = outputs.get(key)
+        if not isinstance(raw, dict):
+            continue
+        if "npy" in raw:
+            arr, _ = _load_npy(raw["npy"], max(np.asarray(want[key]).nbytes * 2, 1 << 16))
+            if arr is not None:
+                got[key] = arr
+                facts["arrays"][key] = base64.b64decode(raw["npy"])
+        else:
+            facts["described"][key] = {k: raw[k] for k in ("type", "dtype", "too_big", "shape")
+                                       if k in raw and isinstance(raw[k], (str, int, list))}
+    if passed:
+        return facts
+    causes = [ln[len(_CAUSE):].split("; your ")[0] for ln in lines if ln.startswith(_CAUSE)]
+    causes = causes or [ln[len("hint: "):] for ln in lines if ln.startswith("hint: ")]
+    facts["error_class"] = {"library": "library call", "timeout": "timeout", "crashed": "crashed",
+                            "error": "exception"}.get(status, "no result")
+    if lib:
+        facts["error_class"] = "library call"
+    elif status == "ok" and isinstance(outputs, dict):
+        facts["error_class"] = "wrong values"
+        keys = _cases.checked_keys(case, want) if want else []
+        diffs = []
+        for key in keys:
+            arr, w = got.get(key), np.asarray(want[key])
+            if arr is None:
+                facts["error_class"] = "not an array" if key in facts["described"] else "missing"
+            elif arr.dtype.kind != "f":
+                facts["error_class"] = "wrong dtype"
+            elif arr.shape != w.shape:
+                facts["error_class"] = "wrong shape"
+                try:  # a student's ndim can be anything; the hint is only a hint
+                    hint = _cases._shape_hint(name, case, key, arr.shape, w.shape)
+                except (IndexError, ValueError, TypeError):
+                    hint = ""
+                if hint and not causes:
+                    causes.append(_LEAD.sub("", hint))
+            elif not np.all(np.isfinite(arr)):
+                facts["error_class"] = "NaN or inf"
+            else:
+                diffs.append(float(np.max(np.abs(arr.astype(np.float64) - w), initial=0.0)))
+            if facts["error_class"] != "wrong values":
+                break
+        facts["max_diff"] = max(diffs) if diffs else None
+    facts["cause"] = " | ".join(causes) or None
+    return facts
 

@@ -77,7 +77,7 @@ def job_payload(nb_json, sub_dir, limits_dict, context=None):
             contents[rel] = f.read()
     payload = {"job": job, "files": contents, "limits": limits_dict,
                "inputs": judge.input_stream(plan)}  # built once per run, shared by every student
-    return payload, (nb, plan, limits)
+    return payload, (nb, plan, limits, context.get("keep", True))
 
 
 def _write_payload(job_dir, payload):
@@ -111,9 +111,9 @@ def run_payload(payload):
             "overflow": res.overflow, "stderr": res.stderr}
 
 
-def judge_result(kept, raw):
+def judge_result(held, raw):
     """The trusted judge's half: the raw lines of a run -> the result of grade_job."""
-    nb, plan, limits = kept
+    nb, plan, limits, keep = held
     parsed = judge.parse_records(raw["lines"])
     info = None
     if raw["timed_out"]:
@@ -122,8 +122,10 @@ def judge_result(kept, raw):
         info = f"the notebook sent back more than {limits.result_mb} MB"
     elif not parsed["done"]:
         info = "the notebook's process ended early"
-    verdicts = judge.fill_notebook(nb, plan, parsed, info)
+    store = {} if keep else None
+    verdicts = judge.fill_notebook(nb, plan, parsed, info, keep=store)
     return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": raw["wall_s"], "info": info,
+            "kept": store,
             "sandbox_stderr": ((parsed.get("fatal") or "") + raw["stderr"][-2000:])
             if not parsed["done"] else ""}
 
@@ -139,11 +141,11 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
     if cluster is None:
         sandbox.check_available()
     t0 = time.perf_counter()
-    payload, kept = job_payload(nb_json, sub_dir, limits_dict, context)
+    payload, held = job_payload(nb_json, sub_dir, limits_dict, context)
     t1 = time.perf_counter()
     raw = cluster.run(payload) if cluster is not None else run_payload(payload)
     t2 = time.perf_counter()
-    result = judge_result(kept, raw)
+    result = judge_result(held, raw)
     result["phases"] = {"prepare": t1 - t0, "sandbox": t2 - t1,
                         "judge": time.perf_counter() - t2}
     return result
@@ -212,6 +214,24 @@ def _trusted_tests(db_url, assignment, notebook):
     return out
 
 
+def _points(db_url, assignment, notebook):
+    """{grade id: max points} of a notebook's autograded cells (the gradebook's), once per
+    process."""
+    key = ("points", db_url, assignment, notebook)
+    with _TRUSTED_LOCK:
+        if key in _TRUSTED:
+            return _TRUSTED[key]
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(db_url) as gb:
+        try:
+            out = {c.name: c.max_score for c in gb.find_notebook(notebook, assignment).grade_cells}
+        except MissingEntry:
+            out = {}
+    with _TRUSTED_LOCK:
+        _TRUSTED[key] = out
+    return out
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """Execute a submission in the sandbox; test cells are decided by the trusted judge."""
 
@@ -228,6 +248,10 @@ class SandboxedExecute(NbGraderPreprocessor):
     dask_scheduler = Unicode("", help="Address of a Dask scheduler (tcp://host:8786) whose "
                                       "workers run the sandboxes (grading.distributed); "
                                       "empty: on this machine").tag(config=True)
+    keep_verdicts = Bool(True, help="Keep every hidden case's verdict in the verdict store "
+                                    "(grading/store.py) for reports and regrading").tag(config=True)
+    keep_arrays = Bool(True, help="Keep the returned arrays too (needed by regrade and the "
+                                  "shared-answer flags)").tag(config=True)
 
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
@@ -242,7 +266,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
         from . import cases
         coursedir = CourseDirectory(config=self.config)
-        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None}
+        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None,
+               "keep": self.keep_verdicts}
         if all(info.get(k) for k in ("db_url", "assignment", "notebook")):
             ctx["trusted"] = _trusted_tests(info["db_url"], info["assignment"], info["notebook"])
         return ctx
@@ -318,9 +343,34 @@ class SandboxedExecute(NbGraderPreprocessor):
         if result.get("info"):
             self.log.warning("%s/%s: %s", info.get("student"), info.get("notebook"),
                              result["info"])
+        if self.keep_verdicts and result.get("kept") is not None:
+            self._keep(info, sub_dir, result)
         if result.get("sandbox_stderr"):
             self.log.debug("sandbox said: %s", result["sandbox_stderr"])
         return nb, resources
+
+    def _keep(self, info, sub_dir, result):
+        """Write the notebook's verdicts to the verdict store, in nbgrader's own process (the
+        gradebook's writer), after the judge has decided them."""
+        from . import store
+        if not all(info.get(k) for k in ("db_url", "assignment", "notebook", "student")):
+            return
+        path = os.path.join(sub_dir, info["notebook"] + ".ipynb")
+        try:
+            with open(path, "rb") as f:
+                sha = hashlib.sha256(f.read()).hexdigest()
+        except OSError:
+            sha = None
+        try:
+            store.save(info["db_url"], info["student"], info["assignment"], info["notebook"],
+                       result["kept"], _points(info["db_url"], info["assignment"],
+                                               info["notebook"]),
+                       wall_s=result.get("wall_s"), info=result.get("info"), nb_sha256=sha,
+                       keep_arrays=self.keep_arrays)
+        except Exception as exc:  # noqa: BLE001 -- the grade stands; only its analytics are lost
+            self.log.error("%s/%s: the verdict store could not keep this notebook (%s: %s); "
+                           "regrade will list it", info.get("student"), info.get("notebook"),
+                           type(exc).__name__, exc)
 
     # -- parallel prefetch ---------------------------------------------------------------
     def _workers(self):
