@@ -15,7 +15,8 @@ import pytest
 from assignments_helpers import GRADED, NOTEBOOKS, ROOT, make_course, nbgrader
 
 sys.path.insert(0, str(ROOT))  # the instructor-only grading package
-from grading import GradingFailure, check, reference as ref  # noqa: E402
+from cs231n_lib import mistakes as ref  # noqa: E402
+from grading import GradingFailure, check  # noqa: E402
 from grading.cases import TOL, build, expected, invoke, judge  # noqa: E402
 
 ASSIGNMENTS = sorted(NOTEBOOKS)
