@@ -83,6 +83,11 @@ c.SandboxedExecute.sandbox_memory_mb = 2048  # memory of a whole sandbox (cgroup
 c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
 #                                          Executor, e.g. a Dask distributed Client's executor
 
+# --- partial credit (grading/scoring.py) -------------------------------------------------------
+# A test cell with k of its n hidden cases passed scores points * k / n (2 decimals); the feedback
+# says "k of n hidden cases passed: s of p points". False: a cell is all or nothing.
+c.SandboxedExecute.partial_credit = True
+
 # --- late work (grading/late.py) ---------------------------------------------------------------
 # Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;
 # lateness is the collected timestamp minus the due date (`nbgrader db assignment add conv

@@ -59,7 +59,8 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
     """Grade one notebook (JSON text) -> {'nb': graded notebook JSON, 'verdicts', 'wall_s', 'info'}.
 
     Plain data in, plain data out: this is what an executor (threads, processes, Dask) runs.
-    context: {'secret': hex salt of the hidden inputs, 'trusted': {grade id: test cell source}}.
+    context: {'secret': hex salt of the hidden inputs, 'trusted': {grade id: test cell source},
+    'partial_credit': points per hidden case passed (default) or all or nothing}.
     """
     context = context or {}
     sandbox.check_available()
@@ -85,7 +86,8 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
         info = f"the notebook sent back more than {limits.result_mb} MB"
     elif not parsed["done"]:
         info = "the notebook's process ended early"
-    verdicts = judge.fill_notebook(nb, plan, parsed, info)
+    verdicts = judge.fill_notebook(nb, plan, parsed, info,
+                                   partial_credit=context.get("partial_credit", True))
     return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": res.wall_s, "info": info,
             "sandbox_stderr": ((parsed.get("fatal") or "") + res.stderr[-2000:])
             if not parsed["done"] else ""}
@@ -165,6 +167,8 @@ class SandboxedExecute(NbGraderPreprocessor):
                                        "concurrent.futures.Executor").tag(config=True)
     max_workers = Integer(0, help="Parallel jobs (0: one per CPU core)").tag(config=True)
     prefetch = Bool(True, help="Grade the rest of the class in parallel").tag(config=True)
+    partial_credit = Bool(True, help="A test cell earns its points in proportion to the hidden "
+                                     "cases passed (False: all or nothing)").tag(config=True)
 
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
@@ -179,7 +183,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
         from . import cases
         coursedir = CourseDirectory(config=self.config)
-        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None}
+        ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None,
+               "partial_credit": self.partial_credit}
         if all(info.get(k) for k in ("db_url", "assignment", "notebook")):
             ctx["trusted"] = _trusted_tests(info["db_url"], info["assignment"], info["notebook"])
         return ctx
