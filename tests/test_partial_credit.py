@@ -82,6 +82,11 @@ def test_partial_credit_in_gradebook_feedback_and_export(tmp_path):
         assert {g: s for g, (s, _, _) in got[student].items()} == pytest.approx(want), student
         assert not any(manual for _, _, manual in got[student].values())
     assert all(s == m for s, m, _ in got["honest"].values())
+    # the notebooks' practice-check cells ran in the sandbox as a no-op, costing nothing
+    import nbformat
+    from assignments_helpers import outputs_text
+    honest = nbformat.read(course / "autograded" / "honest" / "pooling" / "pooling.ipynb", 4)
+    assert outputs_text(honest, graded=False).count("practice check skipped while grading") == 2
 
     half = _feedback(course, "half")
     assert "max_pool_forward_naive failed 4 of 5 hidden cases" in half
