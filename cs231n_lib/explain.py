@@ -553,13 +553,17 @@ _AXIS_NAMES = {0: "the batch axis (N)", 2: "H", 3: "W"}
 
 def _partial_sums(terms, axes):
     """(kind, summed axes, value): `terms` summed over only some of `axes`, or over all of them
-    with keepdims=True (the right answer, all of them without keepdims, is left out)."""
+    with keepdims=True (the right answer, all of them without keepdims, is left out). An axis of
+    length 1 is never the one "left out": summing over it changes only the shape, which the
+    keepdims cause names."""
     out = []
     for r in range(len(axes) + 1):
         for sub in itertools.combinations(axes, r):
             for keep in (False, True):
                 if (r == len(axes) and not keep) or (r == 0 and keep):
                     continue  # the right answer; and keepdims changes nothing without a sum
+                if r < len(axes) and all(terms.shape[a] == 1 for a in axes if a not in sub):
+                    continue
                 value = terms.sum(axis=sub, keepdims=keep) if sub else terms
                 out.append(("keepdims" if r == len(axes) else "partial_sum", sub, value))
     return out
@@ -601,12 +605,15 @@ def _sum_models(name, inputs, want):
     for (kind, sub, vg), (_, _, vb) in zip(per["dgamma"], per["dbeta"]):  # both the same way
         models.append((f"both_{kind}", _sum_cause(["dgamma", "dbeta"], kind, sub, axes,
                                                   vg.shape, shape), {"dgamma": vg, "dbeta": vb}))
-    if spatial:  # the per-row terms of the (N*H*W, C) view, not summed
+    if spatial:  # the (N*H*W, C) view's rows: not summed, or summed with keepdims (1, C)
         rows = {"dgamma": ref._rows(dout * xhat), "dbeta": ref._rows(dout)}
         for keys in (["dgamma"], ["dbeta"], ["dgamma", "dbeta"]):
             models.append(("rows_not_summed", _sum_cause(keys, "partial_sum", (), (0,), None,
                                                          shape).replace(
                 "the batch axis (N)", "the rows (N * H * W)"), {k: rows[k] for k in keys}))
+            kept = {k: rows[k].sum(axis=0, keepdims=True) for k in keys}
+            models.append(("rows_keepdims", _sum_cause(keys, "keepdims", (0,), (0,),
+                                                       kept[keys[0]].shape, shape), kept))
     return models
 
 

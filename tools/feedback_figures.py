@@ -83,7 +83,7 @@ def read_bug(path):
         key, _, value = line.partition(":")
         if key.strip() == "assignment":
             meta["assignment"] = value.strip()
-        elif key.strip() in ("cause", "feedback"):
+        elif key.strip() in ("cause", "feedback") and value.strip():
             meta[key.strip()].append(value.strip())
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     phrases = meta["cause"] or CAUSE_PHRASES.get(path.stem) or meta["feedback"]

@@ -2,7 +2,7 @@
 
 assignment: batchnorm
 loses: test_bn_backward test_spatial_bn_backward
-feedback:
+feedback: have the right values but shape (1,
 visible: dgamma (1, 4), dbeta (1, 4)
 """
 import numpy as np

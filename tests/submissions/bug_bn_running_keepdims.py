@@ -2,7 +2,7 @@
 
 assignment: batchnorm
 loses: test_bn_running_averages test_spatial_bn_forward
-feedback:
+feedback: statistics kept with keepdims=True
 visible: running_mean should have shape (C,)
 """
 import numpy as np

@@ -2,7 +2,7 @@
 
 assignment: conv
 loses: test_conv_backward_stride1 test_conv_backward_stride_pad
-feedback:
+feedback: pad:-pad, which is empty when pad = 0
 visible:
 """
 import numpy as np

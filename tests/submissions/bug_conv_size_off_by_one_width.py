@@ -2,7 +2,7 @@
 
 assignment: conv
 loses: test_conv_forward_stride1 test_conv_forward_stride_pad test_conv_forward_shapes test_conv_forward_float32
-feedback:
+feedback: W_out is one too small
 visible: expected (1, 1, 2, 2)
 """
 import numpy as np

@@ -2,7 +2,7 @@
 
 assignment: pooling
 loses: test_pool_forward_shapes
-feedback:
+feedback: not round() or ceil
 visible:
 """
 import numpy as np
