@@ -248,8 +248,8 @@ def expected(name, case, inputs, mistakes=None):
     eps = case.get("eps", 1e-5)
     if "backward" in name:
         x = inputs["xs"][-1]
-        back = ref.spatial_batchnorm_backward if spatial else ref.batchnorm_backward
-        fwd = ref.spatial_batchnorm_forward if spatial else ref.batchnorm_forward
+        back = ref.spatial_bn_backward if spatial else ref.bn_backward
+        fwd = ref.spatial_bn_forward if spatial else ref.bn_forward
         if case.get("oracle") == "numeric" and not m:
             return _numeric(lambda x, gamma, beta: fwd(x, gamma, beta, eps=eps)[0],
                             dict(x=x, gamma=g, beta=bt), inputs["dout"], ("dx", "dgamma", "dbeta"))
@@ -260,7 +260,7 @@ def expected(name, case, inputs, mistakes=None):
               running_mean=p.get("running_mean"), running_var=p.get("running_var"))
     kw.update(m)
     keep_running = kw.pop("keep_running", False)
-    fwd = ref.spatial_batchnorm_forward if spatial else ref.batchnorm_forward
+    fwd = ref.spatial_bn_forward if spatial else ref.bn_forward
     for x in inputs["xs"]:
         out, rm, rv = fwd(x, g, bt, **kw)
         if not keep_running:

@@ -9,6 +9,8 @@ student bug (padding skipped, kernel flipped, unbiased variance, dx cut with ``p
 when the answer is exactly what a variant computes. The practice check
 (``cs231n_lib.practice``) and the course's grader both use them; nothing here is secret.
 Graded functions may not call this module: it is a library implementation like ``fast_layers``.
+Its batch-norm functions are named ``bn_*`` (not the graded ``batchnorm_*``) and take plain
+arguments, not the assignments' ``(x, gamma, beta, bn_param)``.
 """
 import numpy as np
 
@@ -103,18 +105,6 @@ def conv_backward_overwrite(dout, x, w, stride, pad):
     return dxp[:, :, pad:pad + H, pad:pad + W], dw
 
 
-def window_coverage(x_shape, HH, WW, stride, pad):
-    """How many windows cover each input pixel -> (H, W) counts (0 = never seen)."""
-    H, W = x_shape[2:]
-    count = np.zeros((1, 1, H + 2 * pad, W + 2 * pad))
-    H_out = (H + 2 * pad - HH) // stride + 1
-    W_out = (W + 2 * pad - WW) // stride + 1
-    for i in range(H_out):
-        for j in range(W_out):
-            count[..., i * stride:i * stride + HH, j * stride:j * stride + WW] += 1
-    return count[0, 0, pad:pad + H, pad:pad + W]
-
-
 def touches_padding(x_shape, HH, WW, stride, pad):
     """Mask (H_out, W_out): True where the output's window reaches into the zero padding."""
     H, W = x_shape[2:]
@@ -168,7 +158,7 @@ def max_pool_backward(dout, x, ph, pw, stride, route="argmax"):
 
 
 # ----------------------------------------------------------------------------- batch norm
-def batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
+def bn_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
                       running_mean=None, running_var=None, ddof=0, eps_place="inside",
                       axis=0, swap_gamma_beta=False, running_ddof=0, swap_momentum=False,
                       no_sqrt=False):
@@ -204,7 +194,7 @@ def batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
     return out, new_rm, new_rv
 
 
-def batchnorm_backward(dout, x, gamma, eps=1e-5, variant="correct"):
+def bn_backward(dout, x, gamma, eps=1e-5, variant="correct"):
     """Gradients (dx, dgamma, dbeta) of sum(out * dout) for train-mode batch norm of x (N, D).
 
     Mistake variants for dx: 'constant_stats' (mean and variance treated as constants),
@@ -245,7 +235,7 @@ def _unrows(rows, shape):
     return rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
-def spatial_batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
+def spatial_bn_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
                               running_mean=None, running_var=None, layout="channels",
                               **mistakes):
     """Spatial batch norm of x (N, C, H, W): per-channel statistics over N, H and W.
@@ -255,20 +245,20 @@ def spatial_batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0
     with running averages from the per-position statistics averaged over each channel), 'per_sample' (over C, H, W for each sample), 'plain_reshape'
     (x.reshape(-1, C) without moving C last), 'no_transpose_back' (rows reshaped straight
     back to (N, C, H, W)). Other mistakes (ddof, running_ddof, swap_momentum, ...) are
-    batchnorm_forward's, made on the rows. Returns (out, new_running_mean, new_running_var).
+    bn_forward's, made on the rows. Returns (out, new_running_mean, new_running_var).
     """
     x, gamma, beta = _f64(x, gamma, beta)
     N, C, H, W = x.shape
     kw = dict(mode=mode, eps=eps, momentum=momentum, running_mean=running_mean,
               running_var=running_var, **mistakes)
     if layout == "channels":
-        out, rm, rv = batchnorm_forward(_rows(x), gamma, beta, **kw)
+        out, rm, rv = bn_forward(_rows(x), gamma, beta, **kw)
         return _unrows(out, x.shape), rm, rv
     if layout == "plain_reshape":
-        out, rm, rv = batchnorm_forward(x.reshape(-1, C), gamma, beta, **kw)
+        out, rm, rv = bn_forward(x.reshape(-1, C), gamma, beta, **kw)
         return out.reshape(x.shape), rm, rv
     if layout == "no_transpose_back":
-        out, rm, rv = batchnorm_forward(_rows(x), gamma, beta, **kw)
+        out, rm, rv = bn_forward(_rows(x), gamma, beta, **kw)
         return out.reshape(x.shape), rm, rv
     g, bt = gamma[None, :, None, None], beta[None, :, None, None]
     axes = (0,) if layout.startswith("per_position") else (1, 2, 3)
@@ -284,25 +274,25 @@ def spatial_batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0
     return out, None, None
 
 
-def spatial_batchnorm_backward(dout, x, gamma, eps=1e-5, layout="channels", variant="correct"):
-    """Gradients (dx, dgamma, dbeta) for spatial_batchnorm_forward in train mode.
+def spatial_bn_backward(dout, x, gamma, eps=1e-5, layout="channels", variant="correct"):
+    """Gradients (dx, dgamma, dbeta) for spatial_bn_forward in train mode.
 
     Mistake layouts: 'per_position' (statistics over N only, at every (c, h, w));
     'plain_reshape' differentiates the x.reshape(-1, C) version;
     'no_transpose_back' reshapes the correct rows of dx straight back to (N, C, H, W);
-    variant: batchnorm_backward's mistakes, made on the rows.
+    variant: bn_backward's mistakes, made on the rows.
     """
     dout, x, gamma = _f64(dout, x, gamma)
     N, C, H, W = x.shape
     if layout == "per_position":  # the gradient of statistics taken over N only
-        dx, dgamma, dbeta = batchnorm_backward(dout.reshape(N, -1), x.reshape(N, -1),
+        dx, dgamma, dbeta = bn_backward(dout.reshape(N, -1), x.reshape(N, -1),
                                                np.repeat(gamma, H * W), eps, variant)
         return (dx.reshape(x.shape), dgamma.reshape(C, -1).sum(axis=1),
                 dbeta.reshape(C, -1).sum(axis=1))
     if layout == "plain_reshape":
-        dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, C), x.reshape(-1, C), gamma, eps)
+        dx, dgamma, dbeta = bn_backward(dout.reshape(-1, C), x.reshape(-1, C), gamma, eps)
         return dx.reshape(x.shape), dgamma, dbeta
-    dx, dgamma, dbeta = batchnorm_backward(_rows(dout), _rows(x), gamma, eps, variant)
+    dx, dgamma, dbeta = bn_backward(_rows(dout), _rows(x), gamma, eps, variant)
     if layout == "no_transpose_back":
         return dx.reshape(x.shape), dgamma, dbeta
     return _unrows(dx, x.shape), dgamma, dbeta

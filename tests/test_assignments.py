@@ -195,8 +195,8 @@ def test_reference_batchnorm_against_formula_and_finite_differences(spatial):
     C = shape[1]
     x = 2 + 3 * rng.standard_normal(shape)
     gamma, beta = rng.uniform(0.5, 2, C), rng.standard_normal(C)
-    fwd = ref.spatial_batchnorm_forward if spatial else ref.batchnorm_forward
-    back = ref.spatial_batchnorm_backward if spatial else ref.batchnorm_backward
+    fwd = ref.spatial_bn_forward if spatial else ref.bn_forward
+    back = ref.spatial_bn_backward if spatial else ref.bn_backward
     out, rm, rv = fwd(x, gamma, beta, eps=0.1, momentum=0.8)
     axes = (0, 2, 3) if spatial else (0,)
     view = (1, C, 1, 1) if spatial else (1, C)
