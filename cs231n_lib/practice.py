@@ -3,7 +3,7 @@
 In an assignment notebook, after writing a function:
 
     from cs231n_lib import practice
-    practice.check("conv_forward_naive")
+    practice.check_public("conv_forward_naive")
 
 It calls your function (from the notebook's namespace) on the public cases below, compares every
 output with the library's reference layers (``cs231n_lib.mistakes`` with no mistake switched on:
@@ -12,8 +12,8 @@ and prints, case by case, what is wrong and, when it is certain, why: the same j
 words as the grader's feedback (``cs231n_lib.explain``). The public cases are not the grader's: the grader runs other, hidden
 cases, so passing here is a good sign, not a promise.
 
-While a notebook is being graded this module is not available: there ``practice.check`` prints
-one line and does nothing.
+While a notebook is being graded this module is not available: there ``check_public`` prints one
+line and does nothing.
 """
 import numpy as np
 
@@ -92,7 +92,7 @@ def _namespace():
 def run(name, namespace=None):
     """-> (number of cases, [(case number, case, lines)] of the failed ones)."""
     if name not in CASES:
-        raise ValueError(f"practice.check: no practice cases for {name!r}; choose one of "
+        raise ValueError(f"practice.check_public: no practice cases for {name!r}; choose one of "
                          f"{', '.join(sorted(CASES))}")
     funcs = _namespace() if namespace is None else namespace
     failures = []
@@ -111,7 +111,7 @@ def run(name, namespace=None):
     return len(CASES[name]), failures
 
 
-def check(name, namespace=None):
+def check_public(name, namespace=None):
     """Run `name` (e.g. "conv_forward_naive") on the public practice cases and print the report.
     namespace: where your functions are (default: the notebook's)."""
     total, failures = run(name, namespace)

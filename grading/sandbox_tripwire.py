@@ -77,7 +77,7 @@ def _practice_check(name=None, namespace=None):
 class _PracticeLoader(importlib.abc.Loader):
     def create_module(self, spec):
         mod = types.ModuleType(spec.name)
-        mod.check = _practice_check
+        mod.check_public = _practice_check
         return mod
 
     def exec_module(self, module):

@@ -62,10 +62,8 @@ def test_release_is_what_nbgrader_generates(tmp_path):
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_release_leaks_no_solution_or_hidden_test(a):
     released = release_path(a).read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "from grading"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "from grading", "check("):
         assert marker not in released, f"{a}: the release contains {marker!r}"
-    # the hidden tests' bare check(...) calls; the practice check is practice.check(...)
-    assert not re.search(r"(?<![\w.])check\(", released), f"{a}: the release calls check("
     secret = []
     for cell in source_nb(a).cells:
         secret += region(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")

@@ -28,14 +28,14 @@ def _namespace(assignment, bug=None):
 def test_the_reference_solution_passes_every_practice_case(assignment, capsys):
     ns = _namespace(assignment)
     for name in GRADED[assignment]:
-        practice.check(name, ns)
+        practice.check_public(name, ns)
         assert f"{name}: all {len(practice.CASES[name])} practice cases passed" in \
             capsys.readouterr().out
 
 
 def test_a_bug_gets_the_graders_explanation(capsys):
     ns = _namespace("conv", "bug_conv_dx_keeps_padding")
-    practice.check("conv_backward_naive", ns)
+    practice.check_public("conv_backward_naive", ns)
     out = capsys.readouterr().out
     assert "conv_backward_naive failed 3 of 5 practice cases." in out, out
     assert "likely cause: the padding was not stripped from dx" in out, out
@@ -63,7 +63,7 @@ def test_pad_minus_pad_is_caught_at_pad_zero(capsys):
 
 def test_unknown_function_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="no practice cases for 'conv_forward'.*conv_forward_naive"):
-        practice.check("conv_forward", {})
+        practice.check_public("conv_forward", {})
 
 
 def test_public_cases_are_not_the_hidden_ones():
@@ -99,7 +99,7 @@ def test_in_the_grading_sandbox_it_is_a_no_op_and_the_judge_stays_out(tmp_path):
 
     from grading.sandbox_tripwire import PRACTICE_SKIPPED
     cells, done = run_cells(tmp_path, [
-        "from cs231n_lib import practice\npractice.check('conv_forward_naive')",
+        "from cs231n_lib import practice\npractice.check_public('conv_forward_naive')",
         "import cs231n_lib.explain as e\ntry:\n    e.expected('conv_forward_naive', {}, {})\n"
         "except BaseException as exc:\n    print('blocked', type(exc).__name__)",
         "import os, cs231n_lib\nprint(sorted(os.listdir(os.path.dirname(cs231n_lib.__file__))))",
