@@ -297,6 +297,8 @@ def _numeric(f, args, dout, names, h=1e-6):
 # Defaults students put in place of eps = 1e-5. Those too close to 1e-5 to change an answer
 # beyond the tolerance drop out by themselves (a model equal to the reference is never named).
 EPS_DEFAULTS = (1e-8, 1e-7, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+EPS_TINY = ("eps is left out or far smaller than the default 1e-5 (e.g. 1e-8): use "
+            "bn_param.get('eps', 1e-5), inside the square root")
 
 
 def mistake_models(name, case, inputs, want):
@@ -326,11 +328,13 @@ def mistake_models(name, case, inputs, want):
         eps_given = "eps" in case
         for e in EPS_DEFAULTS:
             if eps_given:
-                text = f"bn_param['eps'] was not read ({e:g} used instead)"
+                variant("eps_not_read", f"bn_param['eps'] was not read ({e:g} used instead)",
+                        {"eps": e})
+            elif e < 1e-5:  # as good as no eps at all: the two cannot be told apart
+                variant("eps_tiny", EPS_TINY, {"eps": e})
             else:
-                text = (f"eps defaults to {e:g}; the default is 1e-5: use "
-                        f"bn_param.get('eps', 1e-5)")
-            variant("eps_not_read" if eps_given else "eps_default", text, {"eps": e})
+                variant("eps_default", f"eps defaults to {e:g}; the default is 1e-5: use "
+                        f"bn_param.get('eps', 1e-5)", {"eps": e})
         if "backward" in name:
             models += _sum_models(name, inputs, want)
         elif case.get("mode", "train") == "train":
@@ -482,7 +486,8 @@ def _bn_forward_variants(name, case):
     if vanilla:
         alts += [("eps_outside", "eps was added outside the square root: use sqrt(var + eps)",
                   {"eps_place": "outside"}),
-                 ("eps_none", "eps was left out", {"eps_place": "none"}),
+                 ("eps_none", "eps was left out", {"eps_place": "none"}) if "eps" in case else
+                 ("eps_tiny", EPS_TINY, {"eps_place": "none"}),
                  ("swap_gamma_beta", "gamma and beta were swapped", {"swap_gamma_beta": True})]
     if "eps" in case and case["eps"] != 1e-5:
         alts.append(("eps_not_read", "bn_param['eps'] was not read (1e-5 used)", {"eps": 1e-5}))
@@ -696,7 +701,7 @@ def likely_causes(name, case, inputs, outputs, want, keys, wrong, tol):
 # A mistake whose output, whenever it fits, the listed ones fit as well (they compute nearly the
 # same): naming it is then still certain. E.g. eps not read, 1e-5 used in place of 0.5: leaving
 # eps out, or adding it outside the square root, differ from that by far less than the tolerance.
-SUBSUMES = {"eps_not_read": ("eps_none", "eps_outside", "eps_default"),
+SUBSUMES = {"eps_not_read": ("eps_none", "eps_outside", "eps_default", "eps_tiny"),
             # only the running averages checked: the unbiased variance shows only there
             "running_unbiased": ("unbiased",)}
 

@@ -2,7 +2,7 @@
 
 assignment: batchnorm
 loses: test_bn_forward_train test_bn_backward
-feedback: eps defaults to 1e-08
+feedback: far smaller than the default 1e-5
 visible:
 """
 import numpy as np
