@@ -3,7 +3,7 @@
 assignment: batchnorm
 loses: test_bn_forward_train test_bn_backward
 feedback:
-visible:
+visible: that is what eps = 1e-8 gives: the default eps is 1e-5
 """
 import numpy as np
 
