@@ -3,7 +3,7 @@
 assignment: batchnorm
 loses: test_bn_backward test_spatial_bn_backward
 feedback: have the right values but shape (1,
-visible: dgamma (1, 4), dbeta (1, 4)
+visible: dgamma has the right values but shape (1, 2), expected (2,)
 """
 import numpy as np
 

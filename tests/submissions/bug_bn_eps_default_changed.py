@@ -1,9 +1,9 @@
 """Bug: the default eps is 1e-8 instead of 1e-5 (eps is read from bn_param and added inside the root).
 
 assignment: batchnorm
-loses: test_bn_forward_train test_bn_backward
+loses: test_bn_forward_train test_bn_forward_test_mode test_bn_backward
 feedback: far smaller than the default 1e-5
-visible:
+visible: that is what eps = 1e-8 gives: the default eps is 1e-5
 """
 import numpy as np
 

@@ -3,7 +3,7 @@
 assignment: batchnorm
 loses: test_bn_running_averages test_spatial_bn_forward
 feedback: statistics kept with keepdims=True
-visible: running_mean should have shape (C,)
+visible: running_mean has the right values but shape (1, 2), expected (2,)
 """
 import numpy as np
 

@@ -3,7 +3,7 @@
 assignment: conv
 loses: test_conv_backward_stride1 test_conv_backward_stride_pad test_conv_backward_shapes
 feedback:
-visible: dw is wrong
+visible: dx is all zeros
 """
 import numpy as np
 

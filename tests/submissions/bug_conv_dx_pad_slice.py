@@ -3,7 +3,7 @@
 assignment: conv
 loses: test_conv_backward_stride1 test_conv_backward_stride_pad
 feedback: pad:-pad, which is empty when pad = 0
-visible:
+visible: did you cut the padding off with pad:-pad?
 """
 import numpy as np
 

@@ -3,7 +3,7 @@
 assignment: conv
 loses: test_conv_forward_stride1 test_conv_forward_stride_pad test_conv_forward_shapes test_conv_forward_float32
 feedback: W_out is one too small
-visible: expected (1, 1, 2, 2)
+visible: expected (1, 2, 2, 2) (axis 3 differs)
 """
 import numpy as np
 

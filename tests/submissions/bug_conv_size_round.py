@@ -3,7 +3,7 @@
 assignment: conv
 loses: test_conv_forward_stride_pad test_conv_forward_shapes test_conv_backward_stride_pad test_conv_backward_shapes
 feedback:
-visible:
+visible: could not be broadcast
 """
 import numpy as np
 

@@ -3,7 +3,7 @@
 assignment: pooling
 loses: test_pool_forward_basic test_pool_forward_overlap test_pool_forward_shapes
 feedback:
-visible: expected [[5.0, 7.0], [13.0, 15.0]]
+visible: out is 19 everywhere
 """
 import numpy as np
 

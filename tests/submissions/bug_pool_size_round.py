@@ -3,7 +3,7 @@
 assignment: pooling
 loses: test_pool_forward_shapes
 feedback: not round() or ceil
-visible:
+visible: did you round instead of taking the floor (//)?
 """
 import numpy as np
 
