@@ -53,7 +53,11 @@ HALF = {"test_pool_forward_basic": 4, "test_pool_forward_overlap": 0.8,
 CRASH = {"test_pool_forward_basic": 4, "test_pool_forward_overlap": 3.2,
          "test_pool_forward_shapes": 0.67, "test_pool_backward_basic": 4,
          "test_pool_backward_overlap": 3.0, "test_pool_backward_shapes": 0.67}   # 15.54
-ALL_OR_NOTHING = dict(HALF, test_pool_forward_overlap=0)                          # 16
+# All or nothing, as before partial credit: a failed hidden case, or an error in the cell's
+# visible part, costs the cell. forward_shapes' visible part checks 2x2 windows with stride 3,
+# which this bug gets wrong although its hidden cases pass. (With partial credit the hidden cases
+# alone decide: the visible part is the students' check, shown but not scored.)
+ALL_OR_NOTHING = dict(HALF, test_pool_forward_overlap=0, test_pool_forward_shapes=0)  # 14
 
 
 def _submit(course, student, source):
