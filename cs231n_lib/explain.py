@@ -23,6 +23,7 @@ Case keys, per graded function:
   stats passed; 'given': random ones passed), steps (training calls sharing one bn_param),
   check ('out', 'running' or both)
 - batchnorm_backward / spatial_batchnorm_backward: x, eps
+- batch norm cases: spread (optional): feature 0 is made nearly constant, with this std
 - every case: seed, dtype ('float64' or 'float32'); backward cases: oracle ('reference' or
   'numeric': centred differences of the reference forward pass); tol (default TOL).
 """
@@ -87,6 +88,10 @@ def build(name, case, rng=None):
         steps = case.get("steps", 1)
         inp["xs"] = [rng.uniform(-3, 3, stat_shape) + rng.uniform(0.5, 2, stat_shape)
                      * rng.standard_normal(shape) for _ in range(steps)]
+        if "spread" in case:  # feature (channel) 0 nearly constant: its std is `spread`, so
+            for x in inp["xs"]:  # eps, and where it is added, decide the answer
+                f0 = x[:, 0]
+                x[:, 0] = f0.mean() + case["spread"] * (f0 - f0.mean()) / f0.std()
         inp["gamma"] = rng.uniform(0.5, 2.0, D)
         inp["beta"] = rng.standard_normal(D)
         bn_param = {"mode": case.get("mode", "train")}
@@ -211,6 +216,8 @@ def describe(name, case):
             parts.append("running averages given")
         if case.get("steps", 1) > 1:
             parts.append(f"{case['steps']} training calls")
+    if "spread" in case:
+        parts.append(f"feature 0 nearly constant (std {case['spread']:g})")
     for key in ("eps", "momentum"):
         if key in case:
             parts.append(f"{key} {case[key]:g}")
