@@ -6,8 +6,8 @@ assignment it applies to, this builds the student's notebook from the release (a
 runs it as `nbgrader validate` does: every cell in order, and a graded cell fails when its visible
 part raises or writes to stderr. It then prints
 
-- the submissions that lose hidden points (their docstring's `loses:`; the autograde test,
-  tests/test_assignments_grading.py, checks each of those lists against real grading),
+- the submissions that lose points when graded (their docstring's `loses:`, which the autograde
+  test, tests/test_assignments_grading.py, checks against real grading),
 - how many of those validate fails (the catch rate; target >= 90%),
 - the correct submissions (the reference and the style_* files) that validate fails (must be 0),
 - graded cells whose visible part fails although their hidden cases pass (must be 0: the visible
@@ -217,7 +217,7 @@ def report(results, verbose=False):
                          f"{'':10s}{verdict}")
             lines += [f"{'':12s}{m}" for m in r.messages if m]
     lines += [
-        f"submissions that lose hidden points: {f['losing']}",
+        f"submissions that lose points when graded: {f['losing']}",
         f"  of those, nbgrader validate fails: {f['caught']} ({100 * f['catch_rate']:.0f}%, "
         f"target >= {100 * TARGET_CATCH:.0f}%)",
         f"  validate says Success on: {', '.join(f['missed']) or 'none'}",
