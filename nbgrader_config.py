@@ -98,6 +98,11 @@ if os.environ.get("GRADING_DB_URL"):
 # db upgrade`), before anything is graded.
 explain_gradebook_outages()
 
+# --- partial credit (grading/scoring.py) -------------------------------------------------------
+# A test cell with k of its n hidden cases passed scores points * k / n (2 decimals); the feedback
+# says "k of n hidden cases passed: s of p points". False: a cell is all or nothing.
+c.SandboxedExecute.partial_credit = True
+
 # --- late work (grading/late.py) ---------------------------------------------------------------
 # Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;
 # lateness is the collected timestamp minus the due date (`nbgrader db assignment add conv

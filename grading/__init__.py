@@ -13,9 +13,12 @@ The pipeline, in the order a submission meets it (nbgrader_config.py switches ea
   fans the class out on an executor, writes back what the judge decided.
   - ``judge`` (trusted): hidden tests read as data from the release's own test cells, the
     inputs as a stream, every returned value judged case by case in isolation.
-  - ``cases`` (trusted): each graded function's cases: inputs built from salted seeds (the
-    course secret in ``.grading/secret``), the reference, likely causes, the report.
-  - ``reference`` (trusted): independent reference layers with switchable common mistakes.
+  - ``cases`` (trusted): each hidden case's inputs built from salted seeds (the course secret
+    in ``.grading/secret``); the reference, the certain likely causes and the report come from
+    the public library (``cs231n_lib.explain`` and ``cs231n_lib.mistakes``), which the students'
+    practice check (``cs231n_lib.practice``) uses too, so both explain a failure the same way.
+  - ``scoring``: ``cell_score``: a test cell's points from its hidden cases passed (partial
+    credit, ``SandboxedExecute.partial_credit``).
   - ``sandbox``: bubblewrap + prlimit + setpriv around the worker; private job folders, the
     inputs sent after the last cell, every process of the run killed at its end.
   - ``cgroups``: a cgroup per run (one core, 2 GB, a process cap), v2 or v1.

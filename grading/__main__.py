@@ -34,8 +34,9 @@ def main(argv=None):
     reg = sub.add_parser("regrade", help="re-judge the kept answers; update the gradebook")
     reg.add_argument("assignment", help='an assignment, or "*" for all')
     reg.add_argument("--workers", type=int, default=0, help="processes (0: up to 2)")
-    reg.add_argument("--partial", action="store_true",
-                     help="partial credit per hidden case (grading.scoring.cell_score)")
+    reg.add_argument("--partial", choices=("on", "off"), default=None,
+                     help="partial credit per hidden case (grading.scoring.cell_score); default: "
+                          "the course's c.SandboxedExecute.partial_credit, as autograde used")
     args = ap.parse_args(argv)
     root, db_url, config = course(os.getcwd())
     if args.command == "report":
@@ -44,8 +45,12 @@ def main(argv=None):
                       release_sha=release_hashes(root))
     else:
         from .regrade import regrade
+        if args.partial is None:
+            partial = bool(config.SandboxedExecute.get("partial_credit", True))
+        else:
+            partial = args.partial == "on"
         print(regrade(root, db_url, args.assignment, workers=args.workers or None,
-                      partial=args.partial, config=config).summary())
+                      partial=partial, config=config).summary())
     return 0
 
 

@@ -13,7 +13,10 @@ student code has run in. It
    with the reference (grading.cases.expected, memoised per case: the same for every student)
    and a failure is explained in the student's terms (grading.cases);
 4. writes the test cells' outputs itself, so nbgrader's SaveAutoGrades scores what the judge
-   decided: an error output (zero) or a pass line (full points).
+   decided. With partial credit (the default): the report, then the cell's score as its first
+   execute_result, `cell_score(points, cases passed, cases)` (grading.scoring), which nbgrader's
+   determine_grade reads as the cell's points; nothing the student's code prints can come before
+   it. Without: an error output (zero) or a pass line (full points).
 """
 import ast
 import base64
@@ -28,7 +31,10 @@ import time
 
 import numpy as np
 
+from cs231n_lib import explain as _explain
+
 from . import cases as _cases
+from .scoring import cell_score
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 TEXT_CAP = 64 * 1024
@@ -143,11 +149,11 @@ def expected_for(name, case, inputs):
                  lambda: _cases.expected(name, case, inputs))
 
 
-def variant_for(name, case, inputs, mistakes):
-    """A known mistake's outputs on a case (for its likely cause), computed once per process:
-    the same for every student who fails the case."""
-    return _memo(_VARIANTS, "alt", _key(name, case) + json.dumps(mistakes, sort_keys=True),
-                 lambda: _cases.expected(name, case, inputs, mistakes))
+def models_for(name, case, inputs, want):
+    """The known mistakes' outputs on a case (for its likely cause), computed once per process
+    and only when a student fails the case: the same for every student who fails it."""
+    return _memo(_VARIANTS, "alt", _key(name, case),
+                 lambda: list(_explain.mistake_models(name, case, inputs, want)))
 
 
 # ----------------------------------------------------------------------------- the job
@@ -450,7 +456,7 @@ def judge_case(name, case, inputs, rec):
     if problems:
         return False, problems, None
     passed, lines = _cases.judge(name, case, inputs, outputs, want=want,
-                                 variant=lambda mistakes: variant_for(name, case, inputs, mistakes))
+                                 models=lambda: models_for(name, case, inputs, want))
     return passed, lines, None
 
 
@@ -524,10 +530,27 @@ def _clean_outputs(outputs):
     return out
 
 
-def fill_notebook(nb, plan, parsed, run_info, keep=None):
+def _score_outputs(text, points, passed, total, library):
+    """A test cell's outputs under partial credit: the report with the tally, then the score as
+    the first execute_result (what nbgrader's determine_grade reads). Using a library
+    implementation scores zero whatever else passed."""
+    k = 0 if library else passed
+    score = min(float(points), cell_score(float(points), k, total, partial=True))
+    tally = f"{k} of {total} hidden cases passed: {score:g} of {float(points):g} points"
+    if library and passed:
+        tally += " (a library implementation was called)"
+    return [{"output_type": "stream", "name": "stdout", "text": f"{text}\n{tally}\n"},
+            {"output_type": "execute_result", "execution_count": None, "metadata": {},
+             "data": {"text/plain": f"{score:g}"}}]
+
+
+def fill_notebook(nb, plan, parsed, run_info, keep=None, partial_credit=True):
     """Write every cell's outputs: student cells from the sandbox (cleaned), test cells from the
     judge. Returns {grade_id: (passed, report)} for logging. keep: a dict that receives what the
-    verdict store keeps ({'cases': [case_facts...], 'cells': {grade_id: {...}}}), or None."""
+    verdict store keeps ({'cases': [case_facts...], 'cells': {grade_id: {...}}}), or None.
+
+    partial_credit: a test cell scores in proportion to its hidden cases passed (a crash or a
+    timeout costs the cases it touched); off: all or nothing."""
     import nbformat
     verdicts = {}
     cells, cases = parsed["cells"], parsed["cases"]
@@ -553,9 +576,12 @@ def fill_notebook(nb, plan, parsed, run_info, keep=None):
                 keep.setdefault("cases", []).append(dict(
                     case_facts(name, case_list[j], cases.get((i, k)), results[(c, j)]),
                     grade_id=p["grade_id"], call=c, k=j, judge_s=time.perf_counter() - t0))
-        reports = []
+        reports, passed_n, total_n, library = [], 0, 0, False
         for c, (name, case_list) in enumerate(p["calls"]):
             got = [results[(c, j)] for j in range(len(case_list))]
+            passed_n += sum(1 for ok, _, _ in got if ok)
+            total_n += len(got)
+            library = library or any(lib for _, _, lib in got)
             try:
                 rep = report(name, case_list, got)
             except Exception as exc:  # noqa: BLE001 -- never lose the cell to a reporting bug
@@ -564,7 +590,12 @@ def fill_notebook(nb, plan, parsed, run_info, keep=None):
                        f"({type(exc).__name__} while describing them)") if failed else None
             if rep:
                 reports.append(rep)
-        if reports:
+        points = _nbg(cell).get("points") or 0
+        if reports and partial_credit:
+            text = "\n".join(reports)
+            outs = _score_outputs(text, points, passed_n, total_n, library)
+            verdicts[p["grade_id"]] = (False, text)
+        elif reports:
             text = "\n".join(reports)
             lines = text.splitlines()
             outs = [{"output_type": "error", "ename": "GradingFailure", "evalue": lines[0],
@@ -574,6 +605,9 @@ def fill_notebook(nb, plan, parsed, run_info, keep=None):
             passed = "".join(f"{name}: all {len(cl)} hidden cases passed.\n"
                              for name, cl in p["calls"])
             outs = [{"output_type": "stream", "name": "stdout", "text": passed}]
+            if partial_credit:  # the hidden cases decide, whatever the visible part below does
+                outs.append({"output_type": "execute_result", "execution_count": None,
+                             "metadata": {}, "data": {"text/plain": f"{float(points):g}"}})
             if not recs and run_info and p["visible"]:
                 outs.append({"output_type": "error", "ename": "NotRun", "evalue":
                              f"the rest of this cell did not run: {run_info}", "traceback": []})

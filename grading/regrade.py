@@ -108,7 +108,10 @@ def rejudge_notebook(nb_row, case_rows, cells, partial=False):
         n_passed = sum(1 for ok, _, _ in results if ok)
         library = any(lib for _, _, lib in results)
         other = bool(old.get("other_error"))
-        score = 0.0 if (library or other) else cell_score(points, n_passed, n, partial=partial)
+        # as autograde scores it (grading.judge.fill_notebook): all or nothing also counts an
+        # error in the cell's visible part; partial credit counts only the hidden cases
+        score = 0.0 if (library or (other and not partial)) else \
+            cell_score(points, n_passed, n, partial=partial)
         new_cells[gid] = dict(old, points=points, score=score,
                               passed=n_passed == n and not other and not library)
     return new_cells, updates, None

@@ -19,6 +19,12 @@ FORBIDDEN_PACKAGES = ("torch", "functorch", "torchgen", "tensorflow", "jax", "cv
                       "scipy.signal", "scipy.ndimage", "cupy")
 LIBRARY = "cs231n_lib"
 LIBRARY_ALLOWED = {"gradcheck", "shapes", "plot", "data", "optim", "layers"}
+# The practice check (cs231n_lib.practice) is a harmless no-op here: a notebook that calls it is
+# graded as usual, and its cases, judge and mistake models (cs231n_lib.explain, .mistakes: a full
+# reference implementation) stay outside the sandbox like fast_layers.
+PRACTICE = LIBRARY + ".practice"
+PRACTICE_SKIPPED = ("practice check skipped while grading: the grader runs its own hidden cases "
+                    "(see the test cells' feedback)")
 
 
 class LibraryCallForbidden(BaseException):
@@ -64,8 +70,24 @@ def _raise(attr):
     raise AttributeError(attr)
 
 
+def _practice_check(name=None, namespace=None):
+    print(f"{name}: {PRACTICE_SKIPPED}" if name else PRACTICE_SKIPPED)
+
+
+class _PracticeLoader(importlib.abc.Loader):
+    def create_module(self, spec):
+        mod = types.ModuleType(spec.name)
+        mod.check_public = _practice_check
+        return mod
+
+    def exec_module(self, module):
+        pass
+
+
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
+        if name == PRACTICE:
+            return importlib.machinery.ModuleSpec(name, _PracticeLoader())
         forbidden = any(name == p or name.startswith(p + ".") for p in FORBIDDEN_PACKAGES)
         if name.startswith(LIBRARY + "."):
             forbidden = name.split(".")[1] not in LIBRARY_ALLOWED

@@ -62,6 +62,9 @@ def job_payload(nb_json, sub_dir, limits_dict, context=None):
     run), the student's own files as bytes (no shared file system), the inputs of the graded calls
     as one byte stream (sent to the worker's stdin after the last cell, never written to disk)
     and the limits. The secret and the expected values stay here, with the plan.
+    context: {'secret': hex salt of the hidden inputs, 'trusted': {grade id: test cell source},
+    'keep': fill the verdict store, 'partial_credit': points per hidden case passed (default) or
+    all or nothing}.
     """
     context = context or {}
     if context.get("secret"):
@@ -77,7 +80,8 @@ def job_payload(nb_json, sub_dir, limits_dict, context=None):
             contents[rel] = f.read()
     payload = {"job": job, "files": contents, "limits": limits_dict,
                "inputs": judge.input_stream(plan)}  # built once per run, shared by every student
-    return payload, (nb, plan, limits, context.get("keep", True))
+    return payload, (nb, plan, limits, context.get("keep", True),
+                     context.get("partial_credit", True))
 
 
 def _write_payload(job_dir, payload):
@@ -113,7 +117,7 @@ def run_payload(payload):
 
 def judge_result(held, raw):
     """The trusted judge's half: the raw lines of a run -> the result of grade_job."""
-    nb, plan, limits, keep = held
+    nb, plan, limits, keep, partial = held
     parsed = judge.parse_records(raw["lines"])
     info = None
     if raw["timed_out"]:
@@ -123,7 +127,8 @@ def judge_result(held, raw):
     elif not parsed["done"]:
         info = "the notebook's process ended early"
     store = {} if keep else None
-    verdicts = judge.fill_notebook(nb, plan, parsed, info, keep=store)
+    verdicts = judge.fill_notebook(nb, plan, parsed, info, keep=store,
+                                   partial_credit=partial)
     return {"nb": json.dumps(nb), "verdicts": verdicts, "wall_s": raw["wall_s"], "info": info,
             "kept": store,
             "sandbox_stderr": ((parsed.get("fatal") or "") + raw["stderr"][-2000:])
@@ -252,6 +257,8 @@ class SandboxedExecute(NbGraderPreprocessor):
                                     "(grading/store.py) for reports and regrading").tag(config=True)
     keep_arrays = Bool(True, help="Keep the returned arrays too (needed by regrade and the "
                                   "shared-answer flags)").tag(config=True)
+    partial_credit = Bool(True, help="A test cell earns its points in proportion to the hidden "
+                                     "cases passed (False: all or nothing)").tag(config=True)
 
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
@@ -267,7 +274,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         from . import cases
         coursedir = CourseDirectory(config=self.config)
         ctx = {"secret": cases.course_secret(coursedir.root).hex(), "trusted": None,
-               "keep": self.keep_verdicts}
+               "keep": self.keep_verdicts,
+               "partial_credit": self.partial_credit}
         if all(info.get(k) for k in ("db_url", "assignment", "notebook")):
             ctx["trusted"] = _trusted_tests(info["db_url"], info["assignment"], info["notebook"])
         return ctx
@@ -366,7 +374,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                        result["kept"], _points(info["db_url"], info["assignment"],
                                                info["notebook"]),
                        wall_s=result.get("wall_s"), info=result.get("info"), nb_sha256=sha,
-                       keep_arrays=self.keep_arrays)
+                       keep_arrays=self.keep_arrays, partial=self.partial_credit)
         except Exception as exc:  # noqa: BLE001 -- the grade stands; only its analytics are lost
             self.log.error("%s/%s: the verdict store could not keep this notebook (%s: %s); "
                            "regrade will list it", info.get("student"), info.get("notebook"),

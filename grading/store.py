@@ -143,7 +143,9 @@ def save(db_url, student, assignment, notebook, kept, points, wall_s=None, info=
     for gid, cell in (kept.get("cells") or {}).items():
         pts = points.get(gid) or 0.0
         passed, total, library = counts.get(gid, (0, 0, False))
-        score = 0.0 if (library or cell.get("other_error")) else \
+        # all or nothing: an error in the cell's visible part costs it too; partial credit:
+        # only the hidden cases decide (grading.judge.fill_notebook)
+        score = 0.0 if (library or (cell.get("other_error") and not partial)) else \
             cell_score(pts, passed, total, partial=partial)
         cells[gid] = dict(cell, points=points.get(gid), score=score)
     rows = [case_row(f, keep_arrays) for f in kept.get("cases") or ()]

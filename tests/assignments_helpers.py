@@ -10,7 +10,8 @@ docstring of `key: value` lines saying what the grader must make of them:
     assignment: conv            (or 'any': applied to every assignment whose functions it defines)
     loses: test_a test_b        (grade ids that must lose points; every other cell keeps full marks)
     feedback: some phrase       (must appear in that notebook's feedback; may repeat)
-    visible: some phrase        (must appear in the output of a visible, ungraded check)
+    visible: some phrase        (must appear in what `nbgrader validate` shows: a visible check's
+                                 output or failure, graded cell or not; tests/test_validate_figures.py)
 """
 import ast
 import json

@@ -15,7 +15,8 @@ import pytest
 from assignments_helpers import GRADED, NOTEBOOKS, ROOT, make_course, nbgrader
 
 sys.path.insert(0, str(ROOT))  # the instructor-only grading package
-from grading import GradingFailure, check, reference as ref  # noqa: E402
+from cs231n_lib import mistakes as ref  # noqa: E402
+from grading import GradingFailure, check  # noqa: E402
 from grading.cases import TOL, build, expected, invoke, judge  # noqa: E402
 
 ASSIGNMENTS = sorted(NOTEBOOKS)
@@ -192,8 +193,8 @@ def test_reference_batchnorm_against_formula_and_finite_differences(spatial):
     C = shape[1]
     x = 2 + 3 * rng.standard_normal(shape)
     gamma, beta = rng.uniform(0.5, 2, C), rng.standard_normal(C)
-    fwd = ref.spatial_batchnorm_forward if spatial else ref.batchnorm_forward
-    back = ref.spatial_batchnorm_backward if spatial else ref.batchnorm_backward
+    fwd = ref.spatial_bn_forward if spatial else ref.bn_forward
+    back = ref.spatial_bn_backward if spatial else ref.bn_backward
     out, rm, rv = fwd(x, gamma, beta, eps=0.1, momentum=0.8)
     axes = (0, 2, 3) if spatial else (0,)
     view = (1, C, 1, 1) if spatial else (1, C)

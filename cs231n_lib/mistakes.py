@@ -1,14 +1,16 @@
-"""Reference layers the grader compares students' answers with (instructor only).
+"""Reference layers with switchable common mistakes: what a buggy layer computes.
 
-Written independently of both the notebook solutions (which are loops) and cs231n_lib's fast
-layers (im2col): here windows come from NumPy's `sliding_window_view` and sums from `einsum`,
-so a bug shared with either would have to be made twice in different ways.
+Every function computes in float64; with every switch off it is a correct layer, written
+independently of both the assignments' loop solutions and ``fast_layers`` (im2col): windows come
+from NumPy's ``sliding_window_view`` and sums from ``einsum``. Each switch reproduces one usual
+student bug (padding skipped, kernel flipped, unbiased variance, dx cut with ``pad:-pad``, ...).
 
-Every function computes in float64 and takes *mistake* switches that reproduce the usual student
-bugs (padding skipped, kernel flipped, unbiased variance, ...). The grader evaluates those
-variants only to recognise the fingerprint of a wrong answer and name its likely cause; the
-correct answer is always the call with every switch off. tests/test_assignments.py checks every
-backward here against centred finite differences.
+``cs231n_lib.explain`` compares a wrong answer with these variants to name its cause, and only
+when the answer is exactly what a variant computes. The practice check
+(``cs231n_lib.practice``) and the course's grader both use them; nothing here is secret.
+Graded functions may not call this module: it is a library implementation like ``fast_layers``.
+Its batch-norm functions are named ``bn_*`` (not the graded ``batchnorm_*``) and take plain
+arguments, not the assignments' ``(x, gamma, beta, bn_param)``.
 """
 import numpy as np
 
@@ -55,8 +57,13 @@ def conv_forward(x, w, b, stride, pad, flip=False, pad_mode="both", bias="add", 
     return out
 
 
-def conv_backward(dout, x, w, stride, pad, flip=False):
-    """Gradients (dx, dw, db) of sum(out * dout) for out = conv_forward(x, w, b, stride, pad)."""
+def conv_backward(dout, x, w, stride, pad, flip=False, crop="exact"):
+    """Gradients (dx, dw, db) of sum(out * dout) for out = conv_forward(x, w, b, stride, pad).
+
+    Mistake switches: flip; crop: how dx is cut out of the padded gradient: 'exact' (correct,
+    pad:pad + H), 'none' (the padded gradient returned), 'negative' (pad:-pad, which is empty
+    when pad = 0).
+    """
     dout, x, w = _f64(dout, x, w)
     if flip:
         w = w[:, :, ::-1, ::-1]
@@ -74,6 +81,10 @@ def conv_backward(dout, x, w, stride, pad, flip=False):
             dxp[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
     if flip:
         dw = dw[:, :, ::-1, ::-1]
+    if crop == "none":
+        return dxp, dw, db
+    if crop == "negative":
+        return dxp[:, :, pad:-pad, pad:-pad], dw, db
     return dxp[:, :, pad:pad + H, pad:pad + W], dw, db
 
 
@@ -92,18 +103,6 @@ def conv_backward_overwrite(dout, x, w, stride, pad):
                     dxp[n, :, r:r + HH, c:c + WW] = w[f] * dout[n, f, i, j]
                     dw[f] = xp[n, :, r:r + HH, c:c + WW] * dout[n, f, i, j]
     return dxp[:, :, pad:pad + H, pad:pad + W], dw
-
-
-def window_coverage(x_shape, HH, WW, stride, pad):
-    """How many windows cover each input pixel -> (H, W) counts (0 = never seen)."""
-    H, W = x_shape[2:]
-    count = np.zeros((1, 1, H + 2 * pad, W + 2 * pad))
-    H_out = (H + 2 * pad - HH) // stride + 1
-    W_out = (W + 2 * pad - WW) // stride + 1
-    for i in range(H_out):
-        for j in range(W_out):
-            count[..., i * stride:i * stride + HH, j * stride:j * stride + WW] += 1
-    return count[0, 0, pad:pad + H, pad:pad + W]
 
 
 def touches_padding(x_shape, HH, WW, stride, pad):
@@ -129,7 +128,7 @@ def max_pool_backward(dout, x, ph, pw, stride, route="argmax"):
 
     Mistake routes: 'all' (every element of the window), 'avg' (dout / (ph * pw) to every element),
     'overwrite' (window-sized '=' of mask * dout, loop order n, c, i, j), 'overwrite_argmax'
-    ('=' at the argmax only).
+    ('=' at the argmax only), 'last' (to the window's last element, whatever its value).
     """
     dout, x = _f64(dout, x)
     N, C, H_out, W_out = dout.shape
@@ -145,8 +144,10 @@ def max_pool_backward(dout, x, ph, pw, stride, route="argmax"):
                 block += (g / (ph * pw) if route == "avg" else g)[..., None]
             else:
                 hit = np.zeros((N, C, ph * pw))
-                np.put_along_axis(hit, arg[:, :, i, j, None], 1.0, axis=-1)
-                if route == "argmax":
+                where = np.full_like(arg[:, :, i, j], ph * pw - 1) if route == "last" \
+                    else arg[:, :, i, j]
+                np.put_along_axis(hit, where[..., None], 1.0, axis=-1)
+                if route in ("argmax", "last"):
                     block += hit * g[..., None]
                 elif route == "overwrite":
                     block = hit * g[..., None]
@@ -157,7 +158,7 @@ def max_pool_backward(dout, x, ph, pw, stride, route="argmax"):
 
 
 # ----------------------------------------------------------------------------- batch norm
-def batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
+def bn_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
                       running_mean=None, running_var=None, ddof=0, eps_place="inside",
                       axis=0, swap_gamma_beta=False, running_ddof=0, swap_momentum=False,
                       no_sqrt=False):
@@ -193,7 +194,7 @@ def batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
     return out, new_rm, new_rv
 
 
-def batchnorm_backward(dout, x, gamma, eps=1e-5, variant="correct"):
+def bn_backward(dout, x, gamma, eps=1e-5, variant="correct"):
     """Gradients (dx, dgamma, dbeta) of sum(out * dout) for train-mode batch norm of x (N, D).
 
     Mistake variants for dx: 'constant_stats' (mean and variance treated as constants),
@@ -234,44 +235,64 @@ def _unrows(rows, shape):
     return rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
-def spatial_batchnorm_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
-                              running_mean=None, running_var=None, layout="channels"):
+def spatial_bn_forward(x, gamma, beta, mode="train", eps=1e-5, momentum=0.9,
+                              running_mean=None, running_var=None, layout="channels",
+                              **mistakes):
     """Spatial batch norm of x (N, C, H, W): per-channel statistics over N, H and W.
 
     Mistake layouts: 'per_position' (statistics over N only, separately for each (c, h, w),
-    using gamma/beta per channel), 'per_sample' (over C, H, W for each sample), 'plain_reshape'
+    using gamma/beta per channel; running averages not modelled), 'per_position_avg' (the same,
+    with running averages from the per-position statistics averaged over each channel), 'per_sample' (over C, H, W for each sample), 'plain_reshape'
     (x.reshape(-1, C) without moving C last), 'no_transpose_back' (rows reshaped straight
-    back to (N, C, H, W)). Returns (out, new_running_mean, new_running_var).
+    back to (N, C, H, W)). Other mistakes (ddof, running_ddof, swap_momentum, ...) are
+    bn_forward's, made on the rows. Returns (out, new_running_mean, new_running_var).
     """
     x, gamma, beta = _f64(x, gamma, beta)
     N, C, H, W = x.shape
     kw = dict(mode=mode, eps=eps, momentum=momentum, running_mean=running_mean,
-              running_var=running_var)
+              running_var=running_var, **mistakes)
     if layout == "channels":
-        out, rm, rv = batchnorm_forward(_rows(x), gamma, beta, **kw)
+        out, rm, rv = bn_forward(_rows(x), gamma, beta, **kw)
         return _unrows(out, x.shape), rm, rv
     if layout == "plain_reshape":
-        out, rm, rv = batchnorm_forward(x.reshape(-1, C), gamma, beta, **kw)
+        out, rm, rv = bn_forward(x.reshape(-1, C), gamma, beta, **kw)
         return out.reshape(x.shape), rm, rv
     if layout == "no_transpose_back":
-        out, rm, rv = batchnorm_forward(_rows(x), gamma, beta, **kw)
+        out, rm, rv = bn_forward(_rows(x), gamma, beta, **kw)
         return out.reshape(x.shape), rm, rv
     g, bt = gamma[None, :, None, None], beta[None, :, None, None]
-    axes = (0,) if layout == "per_position" else (1, 2, 3)
+    axes = (0,) if layout.startswith("per_position") else (1, 2, 3)
     mu = x.mean(axis=axes, keepdims=True)
     var = x.var(axis=axes, keepdims=True)
-    return g * (x - mu) / np.sqrt(var + eps) + bt, None, None
+    out = g * (x - mu) / np.sqrt(var + eps) + bt
+    if layout == "per_position_avg" and mode == "train":  # running: the per-position statistics
+        m = momentum                                      # averaged over each channel
+        rm = np.zeros(C) if running_mean is None else np.asarray(running_mean, np.float64)
+        rv = np.zeros(C) if running_var is None else np.asarray(running_var, np.float64)
+        return (out, m * rm + (1 - m) * mu.mean(axis=(0, 2, 3)),
+                m * rv + (1 - m) * var.mean(axis=(0, 2, 3)))
+    return out, None, None
 
 
-def spatial_batchnorm_backward(dout, x, gamma, eps=1e-5, layout="channels"):
-    """Gradients (dx, dgamma, dbeta) for spatial_batchnorm_forward in train mode.
+def spatial_bn_backward(dout, x, gamma, eps=1e-5, layout="channels", variant="correct"):
+    """Gradients (dx, dgamma, dbeta) for spatial_bn_forward in train mode.
 
-    Mistake layout 'plain_reshape' differentiates the x.reshape(-1, C) version.
+    Mistake layouts: 'per_position' (statistics over N only, at every (c, h, w));
+    'plain_reshape' differentiates the x.reshape(-1, C) version;
+    'no_transpose_back' reshapes the correct rows of dx straight back to (N, C, H, W);
+    variant: bn_backward's mistakes, made on the rows.
     """
     dout, x, gamma = _f64(dout, x, gamma)
-    C = x.shape[1]
+    N, C, H, W = x.shape
+    if layout == "per_position":  # the gradient of statistics taken over N only
+        dx, dgamma, dbeta = bn_backward(dout.reshape(N, -1), x.reshape(N, -1),
+                                               np.repeat(gamma, H * W), eps, variant)
+        return (dx.reshape(x.shape), dgamma.reshape(C, -1).sum(axis=1),
+                dbeta.reshape(C, -1).sum(axis=1))
     if layout == "plain_reshape":
-        dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, C), x.reshape(-1, C), gamma, eps)
+        dx, dgamma, dbeta = bn_backward(dout.reshape(-1, C), x.reshape(-1, C), gamma, eps)
         return dx.reshape(x.shape), dgamma, dbeta
-    dx, dgamma, dbeta = batchnorm_backward(_rows(dout), _rows(x), gamma, eps)
+    dx, dgamma, dbeta = bn_backward(_rows(dout), _rows(x), gamma, eps, variant)
+    if layout == "no_transpose_back":
+        return dx.reshape(x.shape), dgamma, dbeta
     return _unrows(dx, x.shape), dgamma, dbeta
