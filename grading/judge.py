@@ -626,7 +626,6 @@ def fill_notebook(nb, plan, parsed, run_info, keep=None, partial_credit=True):
 
 # ----------------------------------------------------------------------------- what is kept
 _CAUSE = "likely cause: "
-_LEAD = re.compile(r"^\s*(\([^)]*\))?\s*:\s*")
 
 
 def case_facts(name, case, rec, verdict):
@@ -688,13 +687,7 @@ def _case_facts(name, case, rec, verdict):
             elif arr.dtype.kind != "f":
                 facts["error_class"] = "wrong dtype"
             elif arr.shape != w.shape:
-                facts["error_class"] = "wrong shape"
-                try:  # a student's ndim can be anything; the hint is only a hint
-                    hint = _cases._shape_hint(name, case, key, arr.shape, w.shape)
-                except (IndexError, ValueError, TypeError):
-                    hint = ""
-                if hint and not causes:
-                    causes.append(_LEAD.sub("", hint))
+                facts["error_class"] = "wrong shape"  # a cause only when certain (the judge's)
             elif not np.all(np.isfinite(arr)):
                 facts["error_class"] = "NaN or inf"
             else:

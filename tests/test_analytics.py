@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import markupsafe
 import nbformat
 import pytest
 import sqlalchemy as sa
@@ -38,17 +39,18 @@ CHROMIUM = "/usr/bin/chromium"
 # from the bug files' own docstrings, not taken from the grader
 EXPECTED = {
     "bug_conv_backward_flipped": ("conv_backward_naive", "the kernel was flipped"),
-    "bug_conv_db_not_summed": ("conv_backward_naive", "sum over the batch and both spatial axes"),
+    "bug_conv_db_not_summed": ("conv_backward_naive", "db was summed over H and W only"),
     "bug_conv_dw_overwritten": ("conv_backward_naive", "dw was overwritten (=) instead of"),
     "bug_conv_dx_keeps_padding": ("conv_backward_naive", "the padding was not stripped from dx"),
     "bug_conv_dx_overwritten": ("conv_backward_naive", "dx was overwritten (=) instead of"),
     "bug_conv_flipped_kernel": ("conv_forward_naive", "the kernel was flipped"),
     "bug_conv_no_bias": ("conv_forward_naive", "the bias b was left out"),
     "bug_conv_no_padding": ("conv_forward_naive", "the zero padding was skipped"),
-    "bug_conv_size_off_by_one": ("conv_forward_naive", "the output size is off by one"),
+    "bug_conv_size_off_by_one": ("conv_forward_naive", "the output size is off by one: H_out"),
     "bug_conv_stride_ignored": ("conv_forward_naive", "the stride was ignored"),
 }
-CORRECT = ("correct", "style_float32", "style_vectorised", "style_warns", "t1a", "t1b")
+CORRECT = ("correct", "style_float32", "style_vectorised", "style_warns", "style_np_pad_loops",
+           "style_im2col", "style_einsum", "t1a", "t1b")
 
 
 def db(course):
@@ -238,8 +240,9 @@ def test_report_on_300_students_has_the_known_mistake_rates_and_planted_pairs(bi
     for kind, (fn, words) in EXPECTED.items():
         found = [m for m in a["mistakes"] if m["fn"] == fn and words in m["cause"]]
         assert len(found) == 1, (kind, found)
-        assert found[0]["n"] == counts[kind] == 19, (kind, found[0]["n"], counts[kind])
-        assert f"({counts[kind]} of 300) &mdash; {fn}: {found[0]['cause']}" in page, kind
+        assert found[0]["n"] == counts[kind] >= 10, (kind, found[0]["n"], counts[kind])
+        assert f"({counts[kind]} of 300) &mdash; {fn}: {markupsafe.escape(found[0]['cause'])}" in page, \
+            kind
     # no correct answer is ever counted as a mistake
     correct = {s for s, k in students.items() if k in CORRECT}
     assert not correct & {r["student"] for r in a["attention"]}
