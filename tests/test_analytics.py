@@ -371,24 +371,30 @@ def test_report_pages_escape_what_students_made(tmp_path):
 
 def test_regrade_after_a_points_change_gives_the_new_points_to_exactly_those_who_passed(
         course_copy):
+    """2 -> 3 points on one cell: under partial credit (the course's default) every student who
+    earned some of it gets 3/2 of it (cell_score rounds to 2 decimals), nobody else moves."""
+    gid = "test_conv_forward_float32"
     before = _gb_scores(course_copy)
-    passed = sorted(s for s, cells in before.items() if cells["test_conv_forward_float32"] == 2)
+    passed = sorted(s for s, cells in before.items() if cells[gid] == 2)
+    some = sorted(s for s, cells in before.items() if 0 < cells[gid] < 2)
     assert len(passed) >= 10  # the correct styles and the backward-only bugs
+    assert some  # a bug that passes part of the cell's hidden cases (the stride ignored)
 
     path = course_copy / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     nb = nbformat.read(path, 4)
-    cell = next(c for c in nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == "test_conv_forward_float32")
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
     cell.metadata.nbgrader["points"] = 3
     nbformat.write(nb, path)
     nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=course_copy)
     out = grading_cli("regrade", ASSIGNMENT, cwd=course_copy)
-    assert out.splitlines()[1:] == [f"  {s}/conv test_conv_forward_float32: 2 -> 3"
-                                    for s in passed], out
+    moved = sorted(passed + some)
+    assert out.splitlines()[1:] == [
+        f"  {s}/conv {gid}: {before[s][gid]:g} -> {round(before[s][gid] * 1.5, 2):g}"
+        for s in moved], out
     after = _gb_scores(course_copy)
     assert after == {
-        s: {g: (3.0 if (g == "test_conv_forward_float32" and s in passed) else v)
-            for g, v in cells.items()} for s, cells in before.items()}
+        s: {g: (round(v * 1.5, 2) if (g == gid and s in moved) else v) for g, v in cells.items()}
+        for s, cells in before.items()}
 
 
 def test_case_facts_never_raise_on_what_came_back():
