@@ -373,3 +373,37 @@ def test_lecture_says_what_a_static_copy_of_the_explorer_shows(shown):
     section = section[:section.index("\n## ", 5) if "\n## " in section[5:] else len(section)]
     assert "shows the default choice once" not in section       # the old promise: it shows nothing
     assert "empty" in section and "static copy" in section
+
+
+def test_log_sliders_show_the_value_they_start_at():
+    """A FloatLogSlider's front end snaps its value to base ** (min + k * step): with value 0.05,
+    min -3 and step 0.05 the slider read 0.0501 (issue 19). Every log slider in the lectures must
+    start on its own grid, so what the student reads is the value the text talks about."""
+    import ast
+    import json
+    import math
+    from pathlib import Path
+
+    import ipywidgets as widgets
+
+    root = Path(__file__).resolve().parents[1]
+    found = 0
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            src = "".join(cell["source"])
+            if cell["cell_type"] != "code" or "widgets." not in src:
+                continue
+            for node in ast.walk(ast.parse(src)):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                        node.func.attr in ("FloatLogSlider", "SelectionSlider"):
+                    found += 1
+                    w = eval(compile(ast.Expression(node), str(path), "eval"),  # noqa: S307
+                             {"widgets": widgets})
+                    if node.func.attr == "SelectionSlider":
+                        assert w.label == str(w.value), (path.name, w.label, w.value)
+                        continue
+                    k = round((math.log(w.value, w.base) - w.min) / w.step)
+                    shown = format(w.base ** (w.min + k * w.step), w.readout_format)
+                    assert shown == format(w.value, w.readout_format), \
+                        f"{path.name}: a log slider set to {w.value} reads {shown}"
+    assert found, "no log or selection slider found in the lectures"
