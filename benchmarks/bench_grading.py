@@ -106,6 +106,8 @@ def main():
         plain, ours = make_course(tmp, "plain"), make_course(tmp, "ours")
         with open(plain / "nbgrader_config.py", "a") as f:
             f.write(PLAIN)
+        with open(ours / "nbgrader_config.py", "a") as f:  # stock nbgrader is all or nothing:
+            f.write("\nc.SandboxedExecute.partial_credit = False\n")  # same policy, same scores
         n_plain = populate(plain, args.assignments, args.copies,
                            args.plain_students or args.students)
         n = populate(ours, args.assignments, args.copies, args.students)
