@@ -815,7 +815,7 @@ def _receive_inputs():
     Stream: one JSON header line {"files": [[relative path, size], ...]}, then the files' bytes.
     """
     fd = _STATE["stdin"]
-    buf = bytearray()
+    buf = _STATE["stdin_buf"]
 
     def read_exact(n):
         while len(buf) < n:
@@ -853,7 +853,7 @@ def _receive_inputs():
 
 _JOBINFO = {}
 _STATE = {"stuck": [], "holders": [], "holder_fds": {}, "held": [], "unheld": [],
-          "inputs_dir": None, "coordinator": None, "stdin": None}
+          "inputs_dir": None, "coordinator": None, "stdin": None, "stdin_buf": bytearray()}
 
 
 def main():
@@ -876,10 +876,19 @@ def main():
                 b.write(a.read())
         except OSError:
             pass
+    _run_job(job, _prepare())
+
+
+def _prepare():
+    """What every job starts from: NumPy, the tripwire and an IPython shell (in a warm sandbox,
+    once per zygote; see zygote())."""
     import numpy  # before forking, so children share it
     _NP.update(save=numpy.save, load=numpy.load, contiguous=numpy.ascontiguousarray)
     import _grading_tripwire  # noqa: F401
-    shell = _make_shell()
+    return _make_shell()
+
+
+def _run_job(job, shell):
     # The coordinator (this process) stays alive only to keep the sandbox up; the chain of
     # workers does the steps. It leaves when a worker reports done (or all workers are gone).
     done_r, done_w = os.pipe()
@@ -926,7 +935,229 @@ def main():
     os._exit(0)
 
 
+# ----------------------------------------------------------------------------- warm sandboxes
+# A zygote is this worker started once per warm sandbox (grading/sandbox.py, Zygote): it imports
+# NumPy and IPython and builds the shell once, then serves jobs one at a time. It never reads a
+# job: for each one it receives two pipe ends over its control socket and forks a child that
+# takes a fresh mount, IPC and PID namespace, mounts its own empty /tmp, /home/student,
+# /dev/shm and /proc, drops every capability, sets the job's rlimits, and only then reads the
+# job (cells and files) from its pipe and runs it like a cold worker. When the child's PID
+# namespace ends, every process of the job ends with it, and its files with its tmpfs mounts.
+# The zygote keeps the two capabilities that needs (CAP_SYS_ADMIN, CAP_SETPCAP, inside its own
+# user namespace only), runs no student code, is not dumpable, and is invisible to the jobs
+# (they have their own PID namespace).
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+SETUP_FAILED = 71  # exit code of a job whose namespaces, mounts or privileges could not be set
+
+
+def _libc():
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _ok(rc, what):
+    if rc != 0:
+        import ctypes
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _fresh_mounts(libc, tmpfs_bytes):
+    """In the job's own mount namespace: its own /proc (its PID namespace only; /proc/sys
+    read-only) and empty, size-limited /tmp, /home/student and /dev/shm."""
+    _ok(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    _ok(libc.mount(b"proc", b"/proc", b"proc", flags, None), "mount /proc")
+    for sub in (b"/proc/sys", b"/proc/sysrq-trigger"):
+        if os.path.exists(sub):
+            _ok(libc.mount(sub, sub, None, MS_BIND | MS_REC, None), f"bind {sub!r}")
+            _ok(libc.mount(None, sub, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, None),
+                f"read-only {sub!r}")
+    for path, mode in ((b"/tmp", "1777"), (b"/home/student", "0700"), (b"/dev/shm", "1777")):
+        if os.path.isdir(path):
+            opts = f"size={int(tmpfs_bytes)},mode={mode}".encode()
+            _ok(libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, opts),
+                f"tmpfs {path!r}")
+    os.chdir("/home/student")
+
+
+def _drop_privileges(libc):
+    """No capability left in any set (bounding, ambient, effective, permitted, inheritable),
+    no_new_privs on; checked from /proc/self/status."""
+    import ctypes
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability
+    libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    _ok(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
+    _ok(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")) and \
+                    int(line.split()[1], 16):
+                raise OSError(f"a capability is left: {line.strip()}")
+            if line.startswith("NoNewPrivs") and line.split()[1] != "1":
+                raise OSError("no_new_privs is not set")
+
+
+def _set_limits(spec):
+    for name, value in spec.get("rlimits", {}).items():
+        res = getattr(resource, "RLIMIT_" + name)
+        resource.setrlimit(res, (int(value), int(value)))
+
+
+def _job_child(spec, in_fd, out_fd, shell, libc):
+    """The zygote's child for one job (never returns)."""
+    _ok(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+    pid = os.fork()  # pid 1 of the job's PID namespace
+    if pid:
+        os.close(in_fd)
+        os.close(out_fd)
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    try:
+        _fresh_mounts(libc, spec["tmpfs_bytes"])
+        _drop_privileges(libc)
+        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        _set_limits(spec)
+    except Exception as exc:  # noqa: BLE001 -- reported, and nothing of the job ran
+        _Out.fd = out_fd
+        _Out.send({"t": "fatal", "error": f"the warm sandbox could not set up a job: {exc}"})
+        os._exit(SETUP_FAILED)
+    worker = os.fork()
+    if worker:  # init of the job's namespace: reap every orphan until the worker is done
+        os.close(in_fd)
+        os.close(out_fd)
+        while True:
+            try:
+                done, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                os._exit(0)
+            except InterruptedError:
+                continue
+            if done == worker:
+                os._exit(0)  # the namespace, and whatever is left in it, ends here
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    _Out.fd, _STATE["stdin"] = out_fd, in_fd
+    try:
+        job = _receive_job()
+    except (OSError, ValueError, EOFError) as exc:
+        _Out.send({"t": "fatal", "error": f"the job could not be read: {exc}"})
+        os._exit(1)
+    _JOBINFO.update(job.get("limits", {}))
+    import numpy
+    numpy.random.seed()  # fresh entropy, as a cold worker would have
+    _run_job(job, shell)
+
+
+def _receive_job():
+    """The job frame: one JSON header line {"job": {...}, "files": [[path, size], ...]}, then the
+    student's files' bytes, written into the (fresh) working directory."""
+    fd, buf = _STATE["stdin"], _STATE["stdin_buf"]
+    while b"\n" not in buf:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            raise EOFError("no job arrived")
+        buf.extend(chunk)
+    nl = buf.index(b"\n")
+    header = json.loads(bytes(buf[:nl]))
+    del buf[:nl + 1]
+    home = os.getcwd()
+    for rel, size in header["files"]:
+        rel = os.path.normpath(str(rel))
+        if rel.startswith(("/", "..")) or rel == ".":
+            raise ValueError(f"bad file path {rel!r}")
+        while len(buf) < int(size):
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise EOFError("the job's files ended early")
+            buf.extend(chunk)
+        path = os.path.join(home, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(bytes(buf[:int(size)]))
+        del buf[:int(size)]
+    return header["job"]
+
+
+def _self_test(libc, tmpfs_bytes):
+    """Set up one empty job (namespaces, mounts, no capabilities) before saying ready: a kernel
+    that cannot do it makes the zygote refuse, never run a job with less isolation."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            _ok(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+            inner = os.fork()
+            if inner == 0:
+                _fresh_mounts(libc, tmpfs_bytes)
+                _drop_privileges(libc)
+                os.write(w, b"ok")
+                os._exit(0)
+            os.waitpid(inner, 0)
+        except Exception as exc:  # noqa: BLE001
+            os.write(w, str(exc).encode()[:500])
+        os._exit(0)
+    os.close(w)
+    said = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        said += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return said.decode(errors="replace")
+
+
+def zygote(ctl_fd):
+    import socket
+    libc = _libc()
+    ctl = socket.socket(fileno=ctl_fd)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    first = json.loads(ctl.recv(4096) or b"{}")
+    said = _self_test(libc, first.get("tmpfs_bytes", 1 << 20))
+    if said != "ok":
+        ctl.send(json.dumps({"t": "unsupported", "why": said}).encode())
+        os._exit(0)
+    shell = _prepare()
+    for name in first.get("preload", []):
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 -- a job imports it itself then
+            pass
+    ctl.send(b'{"t": "ready"}')
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctl, 4096, 2)
+        except (OSError, ValueError):
+            os._exit(0)
+        if not msg or len(fds) != 2:
+            os._exit(0)
+        spec = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ctl.close()
+                _job_child(spec, fds[0], fds[1], shell, libc)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        ctl.send(json.dumps({"t": "done", "status": status}).encode())
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
     try:
         main()
     except BaseException:  # noqa: BLE001 -- report why the worker itself failed
