@@ -440,22 +440,22 @@ class WarmUnavailable(RuntimeError):
 
 
 _ZYGOTE_LOCK = threading.Lock()
-_ZYGOTE_DIR = None
+_ZYGOTE_DIRS = {}
 
 
 def zygote_dir():
-    """The worker, read-only at /job/worker.py in every warm sandbox (built once)."""
-    global _ZYGOTE_DIR
+    """The worker, read-only at /job/worker.py in every warm sandbox (built once per worker)."""
     with _ZYGOTE_LOCK:
-        if _ZYGOTE_DIR is None or not os.path.isdir(_ZYGOTE_DIR):
+        d = _ZYGOTE_DIRS.get(WORKER)
+        if d is None or not os.path.isdir(d):
             d = tempfile.mkdtemp(prefix="grading-zygote-")
             os.chmod(d, 0o755)
             shutil.copy(WORKER, os.path.join(d, "worker.py"))
             os.chmod(os.path.join(d, "worker.py"), 0o644)
             import atexit
             atexit.register(shutil.rmtree, d, True)
-            _ZYGOTE_DIR = d
-        return _ZYGOTE_DIR
+            _ZYGOTE_DIRS[WORKER] = d
+        return d
 
 
 _MOUNTPOINTS = {}
