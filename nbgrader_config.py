@@ -103,6 +103,13 @@ explain_gradebook_outages()
 # says "k of n hidden cases passed: s of p points". False: a cell is all or nothing.
 c.SandboxedExecute.partial_credit = True
 
+# --- warm sandboxes (grading/sandbox.py, Zygote) -----------------------------------------------
+# Each grading slot keeps one warm sandbox whose zygote imported NumPy and IPython once; every
+# notebook is forked from it into fresh mount, IPC and PID namespaces with empty /tmp and home,
+# no capabilities, its own rlimits. Where the kernel refuses (no user namespaces), grading logs
+# it and starts a cold sandbox per notebook instead. False: always cold.
+c.SandboxedExecute.warm_sandboxes = True
+
 # --- late work (grading/late.py) ---------------------------------------------------------------
 # Per started day late, percent_per_day of the notebook's score is deducted, at most max_percent;
 # lateness is the collected timestamp minus the due date (`nbgrader db assignment add conv

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_grading.py [--assignments conv pooling batchnorm] [--copies 1] [--one-run]
                                        [--rounds 1] [--students 300 [--plain-students 36]]
+                                       [--cold]
 
 Builds two throw-away course directories with the same sample submissions (tests/submissions:
 the reference solution, the other correct styles and every buggy sample; --copies repeats them
@@ -11,7 +12,10 @@ the samples in turn), then times `nbgrader autograde <assignment>` in each:
 - plain: stock nbgrader's preprocessors, `Execute` among them (hidden tests run in the student's
   kernel), one notebook at a time -- what nbgrader does without this repository's additions (the
   course's grading policy stays: text on stderr never zeroes a test);
-- ours: the repository's nbgrader_config.py (sandbox on, parallel fan-out on all cores).
+- ours: the repository's nbgrader_config.py (sandbox on, parallel fan-out on all cores, warm
+  sandboxes);
+- with --cold, ours again with warm sandboxes off (a new interpreter per notebook), to show what
+  the warm sandboxes bring; its scores must equal ours.
 
 Both sides run the same commands: `nbgrader autograde <assignment>` once per assignment (the
 default), or with --one-run a single `nbgrader autograde "*"` for the whole class (nbgrader reads
@@ -96,6 +100,8 @@ def main():
                     help="exactly this many students per assignment (instead of --copies)")
     ap.add_argument("--plain-students", type=int, default=0,
                     help="with --students: time plain nbgrader on this many students only")
+    ap.add_argument("--cold", action="store_true",
+                    help="also time ours with warm sandboxes off (a new interpreter per notebook)")
     args = ap.parse_args()
     if args.students < 0 or args.plain_students < 0 or (args.plain_students and not args.students):
         ap.error("--students and --plain-students take positive counts; --plain-students needs "
@@ -111,23 +117,43 @@ def main():
         n_plain = populate(plain, args.assignments, args.copies,
                            args.plain_students or args.students)
         n = populate(ours, args.assignments, args.copies, args.students)
+        cold = None
+        if args.cold:
+            cold = make_course(tmp, "cold")
+            with open(cold / "nbgrader_config.py", "a") as f:
+                f.write("\nc.SandboxedExecute.partial_credit = False\n"
+                        "c.SandboxedExecute.warm_sandboxes = False\n")
+            populate(cold, args.assignments, args.copies, args.students)
         how = 'one `nbgrader autograde "*"`' if args.one_run else "one `nbgrader autograde` per assignment"
         print(f"{n} notebooks ({', '.join(args.assignments)}), {os.cpu_count()} CPU cores, {how}"
               + (f"; plain nbgrader on {n_plain} of them" if n_plain != n else ""))
-        times_plain, times_ours = [], []
+        times_plain, times_ours, times_cold = [], [], []
         for r in range(max(1, args.rounds)):
             t = grade(plain, args.assignments, args.one_run, force=r > 0)
             print(f"round {r + 1}: plain serial nbgrader {t:7.1f} s", end="", flush=True)
             times_plain.append(t)
+            if cold is not None:
+                t = grade(cold, args.assignments, args.one_run, force=r > 0)
+                print(f", ours cold {t:7.1f} s", end="", flush=True)
+                times_cold.append(t)
             t = grade(ours, args.assignments, args.one_run, force=r > 0)
             print(f", ours {t:7.1f} s")
             times_ours.append(t)
         t_plain, t_ours = min(times_plain), min(times_ours)
         print(f"plain serial nbgrader:            {t_plain:7.1f} s  ({rates(n_plain, times_plain)})")
+        if cold is not None:
+            t_cold = min(times_cold)
+            print(f"ours, cold sandboxes:             {t_cold:7.1f} s  ({rates(n, times_cold)})")
         print(f"ours (sandboxed, parallel):       {t_ours:7.1f} s  ({rates(n, times_ours)})")
         print(f"throughput ratio: {(n / t_ours) / (n_plain / t_plain):.2f}x")
+        if cold is not None:
+            print(f"warm / cold sandboxes: {t_cold / t_ours:.2f}x")
         diffs = []
         for a in args.assignments:
+            if cold is not None:
+                sc, so = scores(cold, a), scores(ours, a)
+                diffs += [(a, s, "cold", sc.get(s), "warm", so.get(s))
+                          for s in sorted(set(sc) | set(so)) if sc.get(s) != so.get(s)]
             sp, so = scores(plain, a), scores(ours, a)
             if len(sp) != len(so) and not set(sp) <= set(so):
                 diffs.append((a, "students graded by plain but not ours", sorted(set(sp) - set(so))))

@@ -263,11 +263,16 @@ class SandboxedExecute(NbGraderPreprocessor):
                                   "shared-answer flags)").tag(config=True)
     partial_credit = Bool(True, help="A test cell earns its points in proportion to the hidden "
                                      "cases passed (False: all or nothing)").tag(config=True)
+    warm_sandboxes = Bool(True, help="Run jobs in warm sandboxes: a zygote per grading slot "
+                                     "that imported NumPy and IPython once forks every job into "
+                                     "fresh namespaces (grading/sandbox.py, Zygote); False: a "
+                                     "new interpreter per notebook").tag(config=True)
 
     def _limits(self):
         return dict(sandbox.Limits(wall_s=self.wall_s, cell_timeout_s=self.cell_timeout,
                                    case_timeout_s=self.case_timeout,
                                    memory_mb=self.memory_mb, cpus=self.cpus,
+                                   warm=self.warm_sandboxes,
                                    sandbox_memory_mb=self.sandbox_memory_mb).__dict__)
 
     def _context(self, info):
