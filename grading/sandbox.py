@@ -287,6 +287,7 @@ class RunResult:
     timed_out: bool
     overflow: bool       # sent more than limits.result_mb
     stderr: str          # the sandbox's own messages (before the worker took stdio over)
+    cpu_s: float = None  # CPU seconds of the whole sandbox (its cgroup), where accounted
 
 
 # exec failures seen under load that a second try gets past (EFAULT: once in a full test run on
@@ -349,12 +350,14 @@ def run(job_dir, limits, inputs=None):
         writer.append(threading.Thread(target=send_inputs, daemon=True))
         writer[0].start()
 
+    cpu = None
     try:
         buf, timed_out, overflow = _collect(proc.stdout.fileno(), t0 + limits.wall_s,
                                             limits.result_mb << 20, release)
     finally:
         _end(proc, uid)
         if group is not None:
+            cpu = group.cpu_seconds()
             group.remove()
     writer = writer[0] if writer else None
     if writer is None:
@@ -374,7 +377,7 @@ def run(job_dir, limits, inputs=None):
     stderr = err.read(20000).decode(errors="replace")
     err.close()
     lines = bytes(buf).split(b"\n")
-    return RunResult(lines, time.monotonic() - t0, timed_out, overflow, stderr)
+    return RunResult(lines, time.monotonic() - t0, timed_out, overflow, stderr, cpu)
 
 
 def _collect(fd, deadline, cap, release):
@@ -589,6 +592,7 @@ class Zygote:
         import socket
         self.jobs += 1
         t0 = time.monotonic()
+        cpu0 = self.group.cpu_seconds() if self.group is not None else None
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         try:
@@ -642,7 +646,9 @@ class Zygote:
             _warm_off("a job's namespaces could not be set up: " +
                       bytes(buf)[:300].decode(errors="replace"))
             return None
-        return RunResult(bytes(buf).split(b"\n"), time.monotonic() - t0, False, False, "")
+        cpu1 = self.group.cpu_seconds() if self.group is not None else None
+        cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+        return RunResult(bytes(buf).split(b"\n"), time.monotonic() - t0, False, False, "", cpu)
 
     def close(self):
         try:

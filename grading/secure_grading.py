@@ -116,7 +116,7 @@ def run_payload(payload):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return {"lines": res.lines, "wall_s": res.wall_s, "timed_out": res.timed_out,
-            "overflow": res.overflow, "stderr": res.stderr}
+            "overflow": res.overflow, "stderr": res.stderr, "cpu_s": res.cpu_s}
 
 
 def judge_result(held, raw):
@@ -157,6 +157,8 @@ def grade_job(nb_json, sub_dir, limits_dict, context=None):
     result = judge_result(held, raw)
     result["phases"] = {"prepare": t1 - t0, "sandbox": t2 - t1,
                         "judge": time.perf_counter() - t2}
+    if raw.get("cpu_s") is not None:
+        result["phases"]["sandbox CPU"] = raw["cpu_s"]
     return result
 
 
