@@ -5,7 +5,7 @@ Modules (import what you need, e.g. ``from cs231n_lib import fast_layers``):
 - ``shapes``        output-size arithmetic and input checks
 - ``layers``        affine, activations, dropout, LRN, losses (``*_forward`` / ``*_backward``)
 - ``fast_layers``   im2col / col2im, convolution, max and average pooling, batch normalisation
-- ``gradcheck``     centred-difference gradients, ``rel_error``, ``compare``
+- ``gradcheck``     centred-difference gradients (every entry or a few), ``rel_error``, ``compare``
 - ``optim``         update rules ``next_w, config = rule(w, dw, config)`` and learning-rate schedules
 - ``models``        ``ThreeLayerConvNet`` and ``PatternNet`` (networks from a layer-pattern string)
 - ``solver``        ``Solver``: trains any model with ``params`` and ``loss(X, y=None)``

@@ -6,6 +6,10 @@ A backward pass is only trusted once it agrees with the slow, obviously-correct 
 
 whose error shrinks like h**2. Run checks in float64: in float32 the rounding error of f
 (about 1e-7 * |f|) divided by 2h swamps the estimate.
+
+Each estimated entry costs two calls of f. For a slow f (a layer written with loops) check a
+few entries spread over the array instead of all of them: `spread_entries` picks them and
+`numerical_gradient_entries` estimates only those, to compare with `dx[entries]`.
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error", "compare"]
+__all__ = ["numerical_gradient", "numerical_gradient_array", "numerical_gradient_entries",
+           "spread_entries", "rel_error", "compare"]
 
 
 def _as_call(f, x):
@@ -82,17 +87,73 @@ def numerical_gradient_array(f, x, dout, h=1e-5):
     dout = np.asarray(dout, dtype=np.float64)
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(x.shape):
-        old = x[idx]
-        try:
-            x[idx] = old + h
-            out_plus = np.array(call(), dtype=np.float64)  # a copy: f may return a view of x
-            x[idx] = old - h
-            out_minus = np.array(call(), dtype=np.float64)
-        finally:
-            x[idx] = old
-        if out_plus.shape != dout.shape:
-            raise ValueError(f"dout has shape {dout.shape} but f(x) has shape {out_plus.shape}")
-        grad[idx] = np.sum((out_plus - out_minus) * dout) / (2 * h)
+        grad[idx] = _centred_difference(call, x, idx, dout, h)
+    return grad.astype(x.dtype, copy=False)
+
+
+def _centred_difference(call, x, idx, dout, h):
+    """sum((f(x + h e_idx) - f(x - h e_idx)) * dout) / (2h), with x[idx] restored afterwards."""
+    old = x[idx]
+    try:
+        x[idx] = old + h
+        out_plus = np.array(call(), dtype=np.float64)  # a copy: f may return a view of x
+        x[idx] = old - h
+        out_minus = np.array(call(), dtype=np.float64)
+    finally:
+        x[idx] = old
+    if out_plus.shape != dout.shape:
+        raise ValueError(f"dout has shape {dout.shape} but f(x) has shape {out_plus.shape}")
+    return np.sum((out_plus - out_minus) * dout) / (2 * h)
+
+
+def spread_entries(shape, num):
+    """`num` entries of an array of `shape`, spread evenly over it in flat (C) order, the first and
+    the last included (num >= 2); every entry when num >= its size.
+
+    Returns a tuple of index arrays, one per axis (as np.unravel_index gives), so that a[entries]
+    picks those entries of any array `a` of that shape. The choice is fixed: no randomness.
+    """
+    shape = tuple(int(n) for n in np.atleast_1d(shape))
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 1:
+        raise ValueError(f"num (how many entries) must be a whole number >= 1, got {num!r}")
+    size = int(np.prod(shape))
+    if size == 0:
+        raise ValueError(f"an array of shape {shape} has no entries to pick")
+    if num >= size:
+        flat = np.arange(size)
+    else:  # steps of more than 1 stay distinct when rounded (np.unique would import numpy.ma: 20 ms)
+        flat = np.linspace(0, size - 1, int(num)).round().astype(np.intp)
+    return np.unravel_index(flat, shape)
+
+
+def numerical_gradient_entries(f, x, dout, entries, h=1e-5):
+    """numerical_gradient_array at a few entries of `x` only: 2 calls of f per entry, not per element.
+
+    Inputs:
+    - f, x, dout, h: as for numerical_gradient_array (x is perturbed in place and restored)
+    - entries: a tuple of index arrays, one per axis of x (spread_entries, np.unravel_index or
+      np.nonzero give one)
+    Returns a 1-D float array, one centred difference per entry, in the order of `entries`:
+    compare it with dx[entries].
+    """
+    _check_perturbable(x)
+    _check_step(h)
+    if not isinstance(entries, tuple) or len(entries) != x.ndim:
+        raise ValueError(f"entries must be a tuple of {x.ndim} index arrays (one per axis of x, "
+                         f"as spread_entries gives), got {type(entries).__name__}"
+                         + (f" of length {len(entries)}" if isinstance(entries, tuple) else ""))
+    index = [np.asarray(e) for e in entries]
+    if any(i.dtype.kind not in "iu" for i in index):
+        raise ValueError("entries must hold integer indices")
+    try:
+        index = np.broadcast_arrays(*index)
+        flat = np.ravel_multi_index(index, x.shape).ravel()
+    except ValueError as err:
+        raise ValueError(f"entries do not fit an array of shape {x.shape}: {err}") from None
+    call = _as_call(f, x)
+    dout = np.asarray(dout, dtype=np.float64)
+    grad = np.array([_centred_difference(call, x, np.unravel_index(k, x.shape), dout, h)
+                     for k in flat], dtype=np.float64)
     return grad.astype(x.dtype, copy=False)
 
 
