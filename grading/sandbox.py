@@ -560,7 +560,7 @@ class Zygote:
         finally:
             child.close()
         parent.send(json.dumps({"tmpfs_bytes": limits.tmpfs_mb << 20,
-                                "preload": ["cs231n_lib", "cs231n_lib.gradcheck"]}).encode())
+                                "preload": ["numpy.random", "cs231n_lib", "cs231n_lib.gradcheck"]}).encode())
         said = _recv(parent, 60)
         if not said or said.get("t") != "ready":
             why = (said or {}).get("why") or self._stderr() or "no answer"

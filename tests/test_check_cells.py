@@ -4,9 +4,8 @@ Every cell of a student's notebook that is not a graded test cell (setup, worked
 gradient checks) runs on the student's laptop and again, for every submission, in the grading
 sandbox (issue 17: grading throughput). So:
 
-- a check cell calls the graded functions at most CALL_BUDGET times, and runs in at most
-  CELL_MS ms of CPU here (the sandbox adds IPython and a guard around every graded call, about
-  twice as slow again), a notebook's cells in at most NOTEBOOK_MS;
+- a check cell calls the graded functions at most CALL_BUDGET times (a count, not a timing: the
+  CPU it costs is measured by benchmarks/bench_grading.py, never asserted in a test);
 - smaller checks must not miss what the larger ones caught: for every buggy backward pass of the
   corpus (tests/submissions/), a gradient-check cell of its notebook fails, and no check cell
   fails a correct submission (float32 aside: finite differences need float64, as the gradient
@@ -30,8 +29,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 import validate_figures as vf  # noqa: E402
 
 CALL_BUDGET = 300   # calls of the graded functions per check cell (was 1,052 in conv, 1,772 in pooling)
-CELL_MS = 25.0      # CPU per check cell, best of 3 runs (was about 960 ms for conv's gradient check)
-NOTEBOOK_MS = 60.0  # CPU of all of a notebook's cells, graded cells' visible parts included
 GRADIENT_CHECK = re.compile(r"\bnumerical_gradient\w*\(")
 FLOAT64_ONLY = {"style_float32"}  # computes in float32: finite differences cannot check it
 
@@ -82,20 +79,6 @@ def test_check_cells_call_the_graded_functions_sparingly(assignment, references)
     assert not heavy, f"{assignment}: check cells calling the graded functions > {CALL_BUDGET} times: {heavy}"
     grad_checks = [n for c, _, n, _ in rows if GRADIENT_CHECK.search(c.source)]
     assert grad_checks and min(grad_checks) > 0, "every gradient-check cell calls the graded functions"
-
-
-@pytest.mark.parametrize("assignment", sorted(helpers.NOTEBOOKS))
-def test_check_cells_are_cheap(assignment, references):
-    best = None
-    for _ in range(3):  # the best of 3: other programs on the machine only ever add time
-        times = [t for _, _, _, t in run_counting(references[assignment], assignment)]
-        best = times if best is None else [min(a, b) for a, b in zip(best, times)]
-    cells = [c for c in references[assignment].cells if c.cell_type == "code"]
-    slow = {c.get("id"): round(1000 * t, 1) for c, t in zip(cells, best)
-            if not vf._is_graded(c) and 1000 * t > CELL_MS}
-    assert not slow, f"{assignment}: check cells over {CELL_MS} ms of CPU: {slow}"
-    assert 1000 * sum(best) <= NOTEBOOK_MS, \
-        f"{assignment}: its cells take {1000 * sum(best):.0f} ms of CPU, over {NOTEBOOK_MS} ms"
 
 
 @pytest.fixture(scope="module")
