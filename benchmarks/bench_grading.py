@@ -2,7 +2,7 @@
 
     python benchmarks/bench_grading.py [--assignments conv pooling batchnorm] [--copies 1] [--one-run]
                                        [--rounds 1] [--students 300 [--plain-students 36]]
-                                       [--cold]
+                                       [--cold] [--dask tcp://HOST:PORT]
 
 Builds two throw-away course directories with the same sample submissions (tests/submissions:
 the reference solution, the other correct styles and every buggy sample; --copies repeats them
@@ -15,7 +15,9 @@ the samples in turn), then times `nbgrader autograde <assignment>` in each:
 - ours: the repository's nbgrader_config.py (sandbox on, parallel fan-out on all cores, warm
   sandboxes);
 - with --cold, ours again with warm sandboxes off (a new interpreter per notebook), to show what
-  the warm sandboxes bring; its scores must equal ours.
+  the warm sandboxes bring; its scores must equal ours;
+- with --dask, ours again with the sandboxes on a running Dask cluster (local vs distributed;
+  the gradebook stays SQLite here); its scores must equal ours.
 
 Both sides run the same commands: `nbgrader autograde <assignment>` once per assignment (the
 default), or with --one-run a single `nbgrader autograde "*"` for the whole class (nbgrader reads
@@ -102,6 +104,8 @@ def main():
                     help="with --students: time plain nbgrader on this many students only")
     ap.add_argument("--cold", action="store_true",
                     help="also time ours with warm sandboxes off (a new interpreter per notebook)")
+    ap.add_argument("--dask", metavar="tcp://HOST:PORT", default="",
+                    help="also time ours with the sandboxes on this running Dask cluster")
     args = ap.parse_args()
     if args.students < 0 or args.plain_students < 0 or (args.plain_students and not args.students):
         ap.error("--students and --plain-students take positive counts; --plain-students needs "
@@ -124,10 +128,17 @@ def main():
                 f.write("\nc.SandboxedExecute.partial_credit = False\n"
                         "c.SandboxedExecute.warm_sandboxes = False\n")
             populate(cold, args.assignments, args.copies, args.students)
+        dask = None
+        if args.dask:
+            dask = make_course(tmp, "dask")
+            with open(dask / "nbgrader_config.py", "a") as f:
+                f.write("\nc.SandboxedExecute.partial_credit = False\n"
+                        f"c.SandboxedExecute.dask_scheduler = {args.dask!r}\n")
+            populate(dask, args.assignments, args.copies, args.students)
         how = 'one `nbgrader autograde "*"`' if args.one_run else "one `nbgrader autograde` per assignment"
         print(f"{n} notebooks ({', '.join(args.assignments)}), {os.cpu_count()} CPU cores, {how}"
               + (f"; plain nbgrader on {n_plain} of them" if n_plain != n else ""))
-        times_plain, times_ours, times_cold = [], [], []
+        times_plain, times_ours, times_cold, times_dask = [], [], [], []
         for r in range(max(1, args.rounds)):
             t = grade(plain, args.assignments, args.one_run, force=r > 0)
             print(f"round {r + 1}: plain serial nbgrader {t:7.1f} s", end="", flush=True)
@@ -136,6 +147,10 @@ def main():
                 t = grade(cold, args.assignments, args.one_run, force=r > 0)
                 print(f", ours cold {t:7.1f} s", end="", flush=True)
                 times_cold.append(t)
+            if dask is not None:
+                t = grade(dask, args.assignments, args.one_run, force=r > 0)
+                print(f", ours on Dask {t:7.1f} s", end="", flush=True)
+                times_dask.append(t)
             t = grade(ours, args.assignments, args.one_run, force=r > 0)
             print(f", ours {t:7.1f} s")
             times_ours.append(t)
@@ -144,16 +159,20 @@ def main():
         if cold is not None:
             t_cold = min(times_cold)
             print(f"ours, cold sandboxes:             {t_cold:7.1f} s  ({rates(n, times_cold)})")
+        if dask is not None:
+            print(f"ours, sandboxes on Dask:          {min(times_dask):7.1f} s  "
+                  f"({rates(n, times_dask)})")
         print(f"ours (sandboxed, parallel):       {t_ours:7.1f} s  ({rates(n, times_ours)})")
         print(f"throughput ratio: {(n / t_ours) / (n_plain / t_plain):.2f}x")
         if cold is not None:
             print(f"warm / cold sandboxes: {t_cold / t_ours:.2f}x")
         diffs = []
         for a in args.assignments:
-            if cold is not None:
-                sc, so = scores(cold, a), scores(ours, a)
-                diffs += [(a, s, "cold", sc.get(s), "warm", so.get(s))
-                          for s in sorted(set(sc) | set(so)) if sc.get(s) != so.get(s)]
+            for other, name in ((cold, "cold"), (dask, "dask")):
+                if other is not None:
+                    sc, so = scores(other, a), scores(ours, a)
+                    diffs += [(a, s, name, sc.get(s), "ours", so.get(s))
+                              for s in sorted(set(sc) | set(so)) if sc.get(s) != so.get(s)]
             sp, so = scores(plain, a), scores(ours, a)
             if len(sp) != len(so) and not set(sp) <= set(so):
                 diffs.append((a, "students graded by plain but not ours", sorted(set(sp) - set(so))))
