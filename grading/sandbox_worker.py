@@ -782,14 +782,27 @@ def _grade_step(shell, step):
 
 
 def _reap(pid):
-    for _ in range(200):
+    """Collect a child that is about to exit: wait for it (a pidfd, no polling) up to 1 s, then
+    kill it."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        fd = None
+    for _ in range(1 if fd is not None else 200):
+        if fd is not None:
+            select.select([fd], [], [], 1.0)
         try:
             done, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
+            done = pid
         if done:
-            return
-        time.sleep(0.005)
+            break
+        if fd is None:
+            time.sleep(0.005)
+    if fd is not None:
+        os.close(fd)
+    if done:
+        return
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -175,7 +175,7 @@ def test_the_whole_sandbox_gets_one_core(tmp_path, monkeypatch):
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(msg)
         pytest.skip(msg)
-    made, seen = [], []
+    made, seen, quota = [], [], []
     real = cgroups.create
 
     def create(limits):
@@ -196,6 +196,11 @@ def test_the_whole_sandbox_gets_one_core(tmp_path, monkeypatch):
                 throttled = [ln for ln in text.splitlines() if ln.startswith("nr_throttled")]
                 if throttled and int(throttled[0].split()[1]) > 0:
                     seen.append("throttled")
+                for name in ("cpu.max", "cpu.cfs_quota_us"):
+                    try:
+                        quota.append(open(os.path.join(made[0].dirs[0], name)).read().split()[0])
+                    except OSError:
+                        pass
             time.sleep(0.05)
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -217,8 +222,11 @@ def test_the_whole_sandbox_gets_one_core(tmp_path, monkeypatch):
     ratio = float(stdout(cells[0][0]).split()[1])
     assert made and made[0] is not None, "no cgroup was made for the run"
     assert max(x for x in seen if isinstance(x, int)) >= 5, seen[:20]
-    assert "throttled" in seen, "the kernel never throttled the sandbox"
     assert ratio <= 1.25, f"the sandbox used {ratio:.2f} cores"
+    # the cap is what held it: the kernel throttled it, or (on a machine too busy to give it more
+    # than a core anyway, where throttling never starts) the group's quota was one core
+    assert "throttled" in seen or (quota and set(quota) == {"100000"}), \
+        f"the kernel never throttled the sandbox, and its quota was {set(quota)}"
 
 
 def test_job_folders_are_private(tmp_path):
