@@ -607,15 +607,20 @@ class Zygote:
         names = sorted(files)
         frame = [(json.dumps({"job": job, "files": [[n, len(files[n])] for n in names]}) +
                   "\n").encode()] + [files[n] for n in names]
-        sent = threading.Event()
+        woken, released = threading.Event(), []
+
+        def release():
+            released.append(True)
+            woken.set()
 
         def feed():
-            """The job now; the inputs only once the boundary has been seen (release)."""
+            """The job now; the inputs only once the boundary has been seen (release), never
+            when the run ended (or timed out) before it."""
             try:
                 for part in frame:
                     _write_all(in_w, part)
-                sent.wait(self.limits.wall_s + 5)
-                if sent.is_set():
+                woken.wait(self.limits.wall_s + 5)
+                if released:
                     _write_all(in_w, inputs or b'{"files": []}\n')
             except OSError:
                 pass
@@ -626,10 +631,10 @@ class Zygote:
         feeder.start()
         try:
             buf, timed_out, overflow = _collect(out_r, t0 + self.limits.wall_s,
-                                                self.limits.result_mb << 20, sent.set)
+                                                self.limits.result_mb << 20, release)
         finally:
             os.close(out_r)
-            sent.set()  # (a run that never reached the boundary gets its input pipe closed)
+            woken.set()  # a run that never reached the boundary: its input pipe closes unwritten
         if timed_out or overflow:
             self.close()
             feeder.join(5)
