@@ -14,7 +14,8 @@
 - CheckCellMetadataFast (autograde): nbgrader's CheckCellMetadata with its metadata schema
   compiled once, not checked again for every cell; same checks, same errors.
 - share_gradebook_engines(): one SQLAlchemy engine per gradebook URL instead of one per Gradebook,
-  and nbgrader's schema check (inspect + create_all) once per engine instead of per Gradebook.
+  with nbgrader's schema and course checks once per engine instead of per Gradebook, and its
+  pooled connections kept.
 - OverwriteCellsFast, OverwriteKernelspecFast (autograde): nbgrader's OverwriteCells and
   OverwriteKernelspec reading the release's cells and kernelspec from the gradebook once per run
   instead of once per cell and notebook; same changes, same warnings.
@@ -411,7 +412,8 @@ def _sqlite_identity(url):
     return st.st_dev, st.st_ino
 
 
-_SCHEMA_READY = weakref.WeakSet()  # shared engines whose database has nbgrader's tables
+# shared engines whose database has nbgrader's tables -> course ids whose row it has
+_SCHEMA_READY = weakref.WeakKeyDictionary()
 
 
 def share_gradebook_engines(on=True):
@@ -422,9 +424,11 @@ def share_gradebook_engines(on=True):
     engine keeps its compiled queries). Sharing one halves the cost of opening a Gradebook and
     lets queries hit the cache. A SQLite file that was replaced or deleted since (a new inode)
     gets a new engine, so pooled connections never write to a file that is gone.
-    Each Gradebook also lists the database's tables and runs create_all (a query per table)
-    before anything else: with a shared engine that is done by the first Gradebook only, which
-    left every table in place; the others open a session and check the course, as stock does.
+    Each Gradebook also lists the database's tables and runs create_all (a query per table),
+    then makes sure the course has its row, and disposes of its engine (every pooled connection)
+    when it closes: with a shared engine the first Gradebook does the first two (and each new
+    course id its row), which leaves the tables and the row in place; the engine keeps its
+    pooled connections.
     With on=False, stock behaviour comes back (the grading benchmark's baseline).
     """
     import nbgrader.api as api
@@ -433,6 +437,7 @@ def share_gradebook_engines(on=True):
         if shared is not None:
             api.create_engine = shared
             api.Gradebook.__init__ = api.Gradebook.__init__.stock_init
+            api.Gradebook.close = api.Gradebook.close.stock_close
         return
     if shared is not None:
         return
@@ -458,10 +463,12 @@ def share_gradebook_engines(on=True):
     create_engine.shared_per_url = original
     api.create_engine = create_engine
     api.Gradebook.__init__ = _schema_checked_once(api.Gradebook.__init__)
+    api.Gradebook.close = _pooled_close(api.Gradebook.close)
 
 
 def _schema_checked_once(stock_init):
-    """Gradebook.__init__ that runs stock's schema check only for an engine not yet checked."""
+    """Gradebook.__init__ that runs stock's schema check only for an engine not yet checked, and
+    its course check (the course's row, added when missing) once per engine and course id."""
     from sqlalchemy.orm import scoped_session, sessionmaker
 
     import nbgrader.api as api
@@ -470,16 +477,33 @@ def _schema_checked_once(stock_init):
         engine = api.create_engine(db_url, echo=False, future=True)
         if engine not in _SCHEMA_READY:
             stock_init(self, db_url, course_id, authenticator)
-            _SCHEMA_READY.add(self.engine)
+            _SCHEMA_READY[self.engine] = {course_id}
             return
         self.engine = engine  # stock's __init__ from here on, without the schema check
         self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
-        self.check_course(course_id=course_id)
+        courses = _SCHEMA_READY[engine]
+        if course_id not in courses:  # nbgrader never deletes a course's row
+            self.check_course(course_id=course_id)
+            courses.add(course_id)
         self.course_id = course_id
         self.authenticator = authenticator
 
     __init__.stock_init = stock_init
     return __init__
+
+
+def _pooled_close(stock_close):
+    """Gradebook.close that keeps a shared engine's pooled connections (stock disposes of the
+    engine, so the next Gradebook connects again); any other engine is disposed of as stock."""
+
+    def close(self):
+        if self.engine in _SCHEMA_READY:
+            self.db.remove()  # the session's connection goes back to the engine's pool
+            return
+        stock_close(self)
+
+    close.stock_close = stock_close
+    return close
 
 
 # ----------------------------------------------------------------------------- cell metadata

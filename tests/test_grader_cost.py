@@ -5,8 +5,9 @@
   copies of a release, while reading the gradebook once per run, not once per notebook;
 - SaveAutoGradesFast must write the same grade and comment rows as SaveAutoGrades (manual
   grades kept, needs_manual_grade as stock), in one commit per notebook;
-- with shared engines, nbgrader's schema check (create_all) runs for an engine's first
-  Gradebook only, and a replaced database file is checked (and filled with tables) again;
+- with shared engines, nbgrader's schema and course checks run for an engine's first Gradebook
+  only (a new course id gets its row), closing keeps the pooled connection, and a replaced
+  database file is checked (and filled with tables) again;
 - judge._load_npy's known-header path must return what np.load returns, refuse what it
   refuses, and never unpickle.
 """
@@ -195,16 +196,18 @@ def test_save_autogrades_fast_writes_the_same_rows(course, tmp_path):
     assert scored[tests[1].metadata.nbgrader.grade_id] == 0.5
     assert any(c[1] == "No response." for c in comments)  # the blank answer
     assert any(g[3] for g in grades)                       # the manual score's review flag
-    # the Gradebook's own course check commits once, then stock once per cell, ours once
-    assert stock_commits > 4 and got[SaveAutoGradesFast][1] == 2
+    # stock commits once per graded or answer cell, ours once (the course check ran before)
+    assert stock_commits > 4 and got[SaveAutoGradesFast][1] == 1
 
 
 def test_the_schema_is_checked_once_per_engine(tmp_path, monkeypatch):
     import nbgrader.api as api
-    checks = []
-    stock = api.Base.metadata.create_all
+    checks, courses = [], []
+    stock_schema, stock_course = api.Base.metadata.create_all, api.Gradebook.check_course
     monkeypatch.setattr(api.Base.metadata, "create_all",
-                        lambda *a, **kw: checks.append(1) or stock(*a, **kw))
+                        lambda *a, **kw: checks.append(1) or stock_schema(*a, **kw))
+    monkeypatch.setattr(api.Gradebook, "check_course",
+                        lambda gb, **kw: courses.append(kw) or stock_course(gb, **kw))
     path = tmp_path / "gradebook.db"
     url = f"sqlite:///{path}"
     share_gradebook_engines()
@@ -212,17 +215,23 @@ def test_the_schema_is_checked_once_per_engine(tmp_path, monkeypatch):
         for student in ("alice", "bob", "carol"):
             with Gradebook(url) as gb:
                 gb.add_student(student)
-        assert len(checks) == 1
-        path.unlink()  # a new file: its tables are created again
+                engine = gb.engine
+        assert len(checks) == 1 and len(courses) == 1
+        assert engine.pool.checkedin() == 1  # closing kept the pooled connection
+        with Gradebook(url, course_id="other") as gb:  # a new course still gets its row
+            assert {c.id for c in gb.db.query(api.Course)} == {"default_course", "other"}
+        assert len(checks) == 1 and len(courses) == 2
+        path.unlink()  # a new file: its tables and course row are created again
         with Gradebook(url) as gb:
             gb.add_student("dave")
             assert [s.id for s in gb.students] == ["dave"]
-        assert len(checks) == 2
+            assert [c.id for c in gb.db.query(api.Course)] == ["default_course"]
+        assert len(checks) == 2 and len(courses) == 3
     finally:
         share_gradebook_engines(False)
-    with Gradebook(url):  # stock again: every Gradebook checks
-        pass
-    assert len(checks) == 3
+    with Gradebook(url) as gb:  # stock again: every Gradebook checks, and disposes on close
+        engine = gb.engine
+    assert len(checks) == 3 and len(courses) == 4 and engine.pool.checkedin() == 0
 
 
 def _npy(arr, extra=b""):
