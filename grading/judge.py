@@ -21,6 +21,7 @@ student code has run in. It
 import ast
 import base64
 import binascii
+import copy
 import hashlib
 import io
 import json
@@ -65,9 +66,24 @@ def _literal(node):
     raise HiddenTestError(f"not plain data: {ast.dump(node)[:120]}")
 
 
+_SPLIT = {}  # test cell source -> split_test_cell's answer: the same for every student
+_SPLIT_CAP = 1024
+
+
 def split_test_cell(source):
     """-> (hidden calls [(name, [case, ...]), ...], visible source without the hidden block),
-    or (None, source) when the cell has no hidden block."""
+    or (None, source) when the cell has no hidden block. Parsed once per source and process;
+    each caller gets its own copy of the calls."""
+    hit = _SPLIT.get(source)
+    if hit is None:
+        hit = _split_test_cell(source)
+        if len(_SPLIT) < _SPLIT_CAP:
+            _SPLIT[source] = hit
+    calls, visible = hit
+    return copy.deepcopy(calls), visible
+
+
+def _split_test_cell(source):
     lines = source.split("\n")
     try:
         b = next(i for i, ln in enumerate(lines) if BEGIN in ln)
