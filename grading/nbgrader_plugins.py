@@ -97,8 +97,9 @@ class RestoreCells(NbGraderPreprocessor):
         if not os.path.exists(path):
             self.log.warning("RestoreCells: no release notebook at %s; nothing restored", path)
             return nb, resources
+        # read only here: a cell or metadata taken from `released` is deep-copied where it is
+        # put into the notebook (the cached release is shared by every notebook of the run)
         released, full = _release(path, info["db_url"], info["assignment"], info["notebook"])
-        released = copy.deepcopy(released)
         self._reattach(nb, released)
         self._reinsert(nb, released)
         for cell in nb.cells:  # untouched read-only cells get their hidden tests back, silently
@@ -338,33 +339,37 @@ class OverwriteKernelspecFast(OverwriteKernelspec):
 
 
 class SaveAutoGradesFast(SaveAutoGrades):
-    """nbgrader's SaveAutoGrades writing the same rows: each grade and comment row of the
-    notebook is found by one query per kind (not a join per cell), and the notebook's scores
-    are committed once, together, instead of once per cell (one notebook is all or nothing)."""
+    """nbgrader's SaveAutoGrades writing the same rows: the notebook's grade and comment rows
+    are found by one query per kind (not a query per cell), and its scores are committed once,
+    together, instead of once per cell (one notebook is all or nothing)."""
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import BaseCell, Comment, Grade
+        from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Notebook, Student,
+                                  SubmittedAssignment, SubmittedNotebook)
         info = resources["nbgrader"]
         self.notebook_id, self.assignment_id = info["notebook"], info["assignment"]
         self.student_id, self.db_url = info["student"], info["db_url"]
         self.gradebook = Gradebook(self.db_url)
         with self.gradebook:
             db = self.gradebook.db
-            try:
-                sub = self.gradebook.find_submission_notebook(self.notebook_id,
-                                                              self.assignment_id, self.student_id)
-            except MissingEntry:
-                sub = None
             # find_grade looks for a grade cell, then a task cell; find_comment for a solution
-            # cell, then a task cell: the same preference, by the cell's kind
+            # cell, then a task cell: the same preference, by the cell's kind. The joins are
+            # find_grade's own, from the row to the student.
             self._rows = {}
             for model, first in ((Grade, "GradeCell"), (Comment, "SolutionCell")):
                 by_name = self._rows[model.__name__] = {}
-                if sub is None:
-                    continue
-                for row, name, kind in (db.query(model, BaseCell.name, BaseCell.type)
-                                        .join(BaseCell, BaseCell.id == model.cell_id)
-                                        .filter(model.notebook_id == sub.id)):
+                query = (db.query(model, BaseCell.name, BaseCell.type)
+                         .join(BaseCell, BaseCell.id == model.cell_id)
+                         .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                         .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                         .join(SubmittedAssignment,
+                               SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                         .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                         .join(Student, Student.id == SubmittedAssignment.student_id)
+                         .filter(Notebook.name == self.notebook_id,
+                                 Assignment.name == self.assignment_id,
+                                 Student.id == self.student_id))
+                for row, name, kind in query:
                     if kind == first or (kind == "TaskCell" and name not in by_name):
                         by_name[name] = row
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
