@@ -167,9 +167,10 @@ def expected_for(name, case, inputs):
 
 def models_for(name, case, inputs, want):
     """The known mistakes' outputs on a case (for its likely cause), computed once per process
-    and only when a student fails the case: the same for every student who fails it."""
-    return _memo(_VARIANTS, "alt", _key(name, case),
-                 lambda: list(_explain.mistake_models(name, case, inputs, want)))
+    and only when a student fails the case: the same for every student who fails it. Those that
+    compute the right answer on this case are left out here, once, not for each student."""
+    return _memo(_VARIANTS, "alt", _key(name, case), lambda: _explain.distinct_models(
+        case, want, _explain.mistake_models(name, case, inputs, want)))
 
 
 # ----------------------------------------------------------------------------- the job

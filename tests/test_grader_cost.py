@@ -196,6 +196,14 @@ def test_save_autogrades_fast_writes_the_same_rows(course, tmp_path):
     assert scored[tests[1].metadata.nbgrader.grade_id] == 0.5
     assert any(c[1] == "No response." for c in comments)  # the blank answer
     assert any(g[3] for g in grades)                       # the manual score's review flag
+    # no submission in the gradebook: the same error as stock
+    from nbgrader.api import MissingEntry
+    errors = []
+    for pp_class in (SaveAutoGrades, SaveAutoGradesFast):
+        with pytest.raises(MissingEntry, match="No such") as exc:
+            _run(pp_class, nb, f"sqlite:///{course / 'gradebook.db'}")
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1]
     # stock commits once per graded or answer cell, ours once (the course check ran before)
     assert stock_commits > 4 and got[SaveAutoGradesFast][1] == 1
 
@@ -273,3 +281,30 @@ def test_a_known_header_with_short_or_pickled_data_is_refused(monkeypatch):
         arr, err = judge._load_npy(pickled, 1 << 20)
         assert arr is None and "could not be read" in err
     assert len(judge._LAYOUTS) == 1  # the object array's header was never learnt
+
+
+def test_distinct_models_name_the_same_causes():
+    """Every catalogued mistake's output (and the right answer, and zeros) on the cases of
+    tests/test_certain_hints.py: judged with the case's mistake models kept once without those
+    that compute the right answer, the verdict and its lines are the ones the full list gives."""
+    from cs231n_lib import explain
+    from grading.cases import build, expected
+    from test_certain_hints import PARAMS, CASES
+    dropped = compared = 0
+    for name, i in PARAMS:
+        case = CASES[name][i]
+        inputs = build(name, case)
+        want = expected(name, case, inputs)
+        full = list(explain.mistake_models(name, case, inputs, want))
+        distinct = explain.distinct_models(case, want, full)
+        assert isinstance(distinct, explain.DistinctModels)
+        dropped += len(full) - len(distinct)
+        answers = [m[2] for m in full] + [want, {k: np.zeros_like(v) for k, v in want.items()}]
+        for answer in answers:
+            outputs = {k: (want[k] if v is None else v) for k, v in
+                       {k: answer.get(k, want[k]) for k in want}.items()}
+            got = explain.judge(name, case, inputs, outputs, want=want, models=lambda: distinct)
+            assert got == explain.judge(name, case, inputs, outputs, want=want,
+                                        models=lambda: full), (name, i)
+            compared += 1
+    assert dropped > 0 and compared > 100  # some models do compute the right answer somewhere
