@@ -29,7 +29,8 @@ if ROOT not in sys.path:  # and on nbgrader's own, for the preprocessors below
 from grading.nbgrader_plugins import (CheckCellMetadataFast, ForeignCells,  # noqa: E402
                                       HideHiddenTests, OverwriteCellsFast,
                                       OverwriteKernelspecFast, ProgressLog, RestoreCells,
-                                      SaveAutoGradesFast, share_gradebook_engines)
+                                      SaveAutoGradesFast, ValidatedOnceExporter,
+                                      share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
 from grading.distributed import explain_gradebook_outages  # noqa: E402
 from grading.html_safety import SanitizeHTML  # noqa: E402
@@ -92,6 +93,7 @@ c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any con
 # ~16 preprocessors; once, after the last of each pass, is enough: an invalid notebook still
 # stops before it is written.
 c.NotebookExporter.optimistic_validation = True
+c.Autograde.exporter_class = ValidatedOnceExporter  # ...and does not validate it again to write it
 
 # --- scaling out (docs/DEPLOYMENT.md) ----------------------------------------------------------
 # The sandboxes on a Dask cluster's workers (grading/distributed.py; the judge and the secret stay

@@ -19,6 +19,8 @@
 - OverwriteCellsFast, OverwriteKernelspecFast (autograde): nbgrader's OverwriteCells and
   OverwriteKernelspec reading the release's cells and kernelspec from the gradebook once per run
   instead of once per cell and notebook; same changes, same warnings.
+- ValidatedOnceExporter (autograde's exporter): nbconvert's NotebookExporter without the second,
+  redundant schema validation when it writes the notebook out; the same bytes.
 - SaveAutoGradesFast (autograde): nbgrader's SaveAutoGrades finding a notebook's grades and
   comments in one query each and committing once per notebook instead of once per cell; it
   writes the same rows.
@@ -33,6 +35,7 @@ import types
 import weakref
 
 import nbformat
+from nbconvert.exporters import Exporter, NotebookExporter
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
@@ -398,6 +401,28 @@ class SaveAutoGradesFast(SaveAutoGrades):
             comment.auto_comment = "No response."
         else:
             comment.auto_comment = None
+
+
+# ----------------------------------------------------------------------------- the exporter
+class ValidatedOnceExporter(NotebookExporter):
+    """nbconvert's NotebookExporter for autograde: each pass validates the notebook once.
+
+    The exporter validates the notebook after the pass's preprocessors (raising when it is
+    invalid; c.NotebookExporter.optimistic_validation: once, after the last), and then
+    nbformat.writes validated the very same notebook again only to log what the first check
+    had already raised. Here it is written out as nbformat.writes writes it, without that second
+    check: the same bytes.
+    """
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        if not self._preprocessors or self.nbformat_version != nb.get("nbformat"):
+            return super().from_notebook_node(nb, resources, **kw)  # nothing validated it yet
+        nb_copy, resources = Exporter.from_notebook_node(self, nb, resources, **kw)
+        resources["output_suffix"] = ".nbconvert"
+        output = nbformat.versions[self.nbformat_version].writes_json(nb_copy)
+        if not output.endswith("\n"):
+            output = output + "\n"
+        return output, resources
 
 
 # ----------------------------------------------------------------------------- gradebook engines

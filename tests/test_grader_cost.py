@@ -308,3 +308,26 @@ def test_distinct_models_name_the_same_causes():
                                         models=lambda: full), (name, i)
             compared += 1
     assert dropped > 0 and compared > 100  # some models do compute the right answer somewhere
+
+
+def test_the_exporter_writes_the_same_bytes_and_still_refuses_invalid_notebooks(course):
+    """ValidatedOnceExporter (no second validation when writing) against nbconvert's own."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import ClearOutput
+    from traitlets.config import Config
+
+    from grading.nbgrader_plugins import ValidatedOnceExporter
+    config = Config({"NotebookExporter": {"optimistic_validation": True}})
+    nb = reference_submission(ASSIGNMENT, course)
+    bad = copy.deepcopy(nb)
+    bad.cells[0]["source"] = 5  # neither a string nor a list of strings
+    written = []
+    for cls in (NotebookExporter, ValidatedOnceExporter):
+        exporter = cls(config=config)
+        for pp in (ClearOutput, ClearMetadataPreprocessor):
+            exporter.register_preprocessor(pp, enabled=True)
+        out, resources = exporter.from_notebook_node(copy.deepcopy(nb))
+        written.append((out, resources["output_suffix"]))
+        with pytest.raises(nbformat.ValidationError):
+            exporter.from_notebook_node(copy.deepcopy(bad))
+    assert written[0] == written[1] and "pooling" in written[0][0]
