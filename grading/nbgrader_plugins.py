@@ -298,13 +298,13 @@ class _ReleasedCells:
         try:
             return self.record["source"][name]
         except KeyError:
-            raise MissingEntry() from None
+            raise MissingEntry(f"No such source cell: {assignment}/{notebook}/{name}") from None
 
     def find_graded_cell(self, name, notebook, assignment):
         try:
             return self.record["graded"][name]
         except KeyError:
-            raise MissingEntry() from None
+            raise MissingEntry(f"No such grade cell: {assignment}/{notebook}/{name}") from None
 
 
 class OverwriteCellsFast(OverwriteCells):
