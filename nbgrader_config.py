@@ -27,7 +27,9 @@ if ROOT not in sys.path:  # and on nbgrader's own, for the preprocessors below
     sys.path.insert(0, ROOT)
 
 from grading.nbgrader_plugins import (CheckCellMetadataFast, ForeignCells,  # noqa: E402
-                                      HideHiddenTests, ProgressLog, RestoreCells,
+                                      HideHiddenTests, OverwriteCellsFast,
+                                      OverwriteKernelspecFast, ProgressLog, RestoreCells,
+                                      SaveAutoGradesFast, ValidatedOnceExporter,
                                       share_gradebook_engines)
 from grading.secure_grading import SandboxedExecute  # noqa: E402
 from grading.distributed import explain_gradebook_outages  # noqa: E402
@@ -58,7 +60,7 @@ share_gradebook_engines()
 # for manual grading) before OverwriteCells restores their source and hidden tests; ForeignCells
 # turns cells that claim nbgrader metadata the release does not have into ordinary code.
 c.Autograde.sanitize_preprocessors = [ProgressLog, ClearOutput, DeduplicateIds,
-                                      OverwriteKernelspec, RestoreCells, OverwriteCells,
+                                      OverwriteKernelspecFast, RestoreCells, OverwriteCellsFast,
                                       ForeignCells, CheckCellMetadataFast]
 # nbgrader gives a test cell zero points if it wrote *anything* to stderr, e.g. a harmless
 # warning from a correct solution. Failures here are exceptions, so stderr never decides a grade.
@@ -72,7 +74,7 @@ c.IgnorePattern.pattern = r"[\s\S]"  # any stderr text
 # that could run in the formgrader's or a feedback page's browser (nbgrader's templates render
 # markdown unsanitised); also first in feedback, for notebooks autograded before it existed.
 c.Autograde.autograde_preprocessors = [SandboxedExecute, SanitizeHTML, IgnorePattern,
-                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGradesFast,
                                        AssignLatePenalties, CheckCellMetadataFast]
 # A graded function that runs out of time in one call is not run again (docs/SECURITY.md), so one
 # endless loop costs one call's limit (20 s), or at worst one cell's. Correct loop code needs < 5 s.
@@ -83,6 +85,15 @@ c.SandboxedExecute.cpus = 1.0          # cores per sandbox (cgroup): a notebook 
 c.SandboxedExecute.sandbox_memory_mb = 2048  # memory of a whole sandbox (cgroup)
 c.SandboxedExecute.executor = "threads"  # or "module:factory" returning any concurrent.futures
 #                                          Executor, e.g. a Dask distributed Client's executor
+
+# --- the grader's own cost per notebook (issue 17) ----------------------------------------------
+# The ...Fast preprocessors above are nbgrader's own, reading the release from the gradebook once
+# per run and saving a notebook's grades in one commit (grading/nbgrader_plugins.py; the same
+# rows). nbconvert validates the whole notebook against nbformat's schema after every one of the
+# ~16 preprocessors; once, after the last of each pass, is enough: an invalid notebook still
+# stops before it is written.
+c.NotebookExporter.optimistic_validation = True
+c.Autograde.exporter_class = ValidatedOnceExporter  # ...and does not validate it again to write it
 
 # --- scaling out (docs/DEPLOYMENT.md) ----------------------------------------------------------
 # The sandboxes on a Dask cluster's workers (grading/distributed.py; the judge and the secret stay

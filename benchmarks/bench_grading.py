@@ -50,6 +50,9 @@ PLAIN = """
 # only the course's grading policy (stderr never zeroes a test, the kernel's import path) stays ---
 from nbgrader.preprocessors import Execute as _Execute
 share_gradebook_engines(False)  # stock: a new database engine for every Gradebook
+from nbconvert.exporters import NotebookExporter as _NotebookExporter
+c.NotebookExporter.optimistic_validation = False  # stock: validated after every preprocessor
+c.Autograde.exporter_class = _NotebookExporter     # and once more to be written
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
                                       OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [_Execute, IgnorePattern, ClearMetadataPreprocessor,

@@ -682,24 +682,42 @@ def checked_keys(case, want):
     return keys
 
 
+class DistinctModels(list):
+    """mistake_models(...) of one case without those that compute the right answer on it (see
+    distinct_models): likely_causes need not compare them with the right answer again."""
+
+
+def _same_as_right(model, want, keys, tol):
+    return all(model.get(k, want[k]) is None or
+               _close(np.asarray(want[k], np.float64), model.get(k, want[k]), tol) for k in keys)
+
+
+def distinct_models(case, want, models):
+    """The mistake models of a case that compute something other than the right answer on its
+    checked outputs (the others can never be a likely cause there): a DistinctModels list for
+    likely_causes, worth keeping when many students are judged on the same case."""
+    keys, tol = checked_keys(case, want), case.get("tol", TOL)
+    return DistinctModels(m for m in models if not _same_as_right(m[2], want, keys, tol))
+
+
 def likely_causes(name, case, inputs, outputs, want, keys, wrong, tol, models=None):
     """The causes whose mistake model computes exactly the student's outputs on this case: every
     checked output within tol of the model's (the model must predict every wrong one), and the
     model not itself within tol of the right answer. Several distinct causes that all fit
     (they compute the same here) are not named: none of them would be certain.
     models: the list of mistake_models(...) when the caller keeps it (the same for every student
-    who fails the case); by default computed here."""
+    who fails the case), or distinct_models(...) of it; by default computed here."""
     found = {}
     if models is None:
         models = mistake_models(name, case, inputs, want)
+    known_distinct = isinstance(models, DistinctModels)
     for cid, text, model in models:
         if cid in found:
             continue
         pred = {k: (model[k] if k in model else want[k]) for k in keys}
         if any(pred[k] is None for k in wrong):
             continue
-        if all(pred[k] is None or _close(np.asarray(want[k], np.float64), pred[k], tol)
-               for k in keys):
+        if not known_distinct and _same_as_right(model, want, keys, tol):
             continue  # no different from the right answer on this case
         if all(pred[k] is None or _close(_arr(outputs.get(k)), pred[k], tol) for k in keys):
             found[cid] = text

@@ -8,7 +8,9 @@ The pipeline, in the order a submission meets it (nbgrader_config.py switches ea
 - ``nbgrader_plugins``: sanitising before grading: ``RestoreCells`` (deleted or stripped test
   cells put back), ``ForeignCells`` (cells claiming metadata the release lacks become ordinary
   code), ``ProgressLog``, ``CheckCellMetadataFast``; ``HideHiddenTests`` for feedback;
-  ``share_gradebook_engines()``.
+  ``share_gradebook_engines()``; nbgrader's own steps at less cost per notebook, same results:
+  ``OverwriteCellsFast``, ``OverwriteKernelspecFast``, ``SaveAutoGradesFast`` and the
+  ``ValidatedOnceExporter``.
 - ``secure_grading``: ``SandboxedExecute``, nbgrader's execute step: builds a job per notebook,
   fans the class out on an executor, writes back what the judge decided.
   - ``judge`` (trusted): hidden tests read as data from the release's own test cells, the

@@ -13,21 +13,36 @@
 - ProgressLog (autograde): one log line per notebook, "autograding 3 of 40: ...".
 - CheckCellMetadataFast (autograde): nbgrader's CheckCellMetadata with its metadata schema
   compiled once, not checked again for every cell; same checks, same errors.
-- share_gradebook_engines(): one SQLAlchemy engine per gradebook URL instead of one per Gradebook.
+- share_gradebook_engines(): one SQLAlchemy engine per gradebook URL instead of one per Gradebook,
+  with nbgrader's schema and course checks once per engine instead of per Gradebook, and its
+  pooled connections kept.
+- OverwriteCellsFast, OverwriteKernelspecFast (autograde): nbgrader's OverwriteCells and
+  OverwriteKernelspec reading the release's cells and kernelspec from the gradebook once per run
+  instead of once per cell and notebook; same changes, same warnings.
+- ValidatedOnceExporter (autograde's exporter): nbconvert's NotebookExporter without the second,
+  redundant schema validation when it writes the notebook out; the same bytes.
+- SaveAutoGradesFast (autograde): nbgrader's SaveAutoGrades finding a notebook's grades and
+  comments in one query each and committing once per notebook instead of once per cell; it
+  writes the same rows.
 """
 import copy
 import glob
+import json
 import os
 import re
 import threading
+import types
+import weakref
 
 import nbformat
+from nbconvert.exporters import Exporter, NotebookExporter
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 from nbgrader.nbgraderformat.common import BaseMetadataValidator
-from nbgrader.preprocessors import CheckCellMetadata, ClearHiddenTests, NbGraderPreprocessor
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, NbGraderPreprocessor,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 _DEF = re.compile(r"^def\s+(\w+)\s*\(", re.M)
 
@@ -85,8 +100,9 @@ class RestoreCells(NbGraderPreprocessor):
         if not os.path.exists(path):
             self.log.warning("RestoreCells: no release notebook at %s; nothing restored", path)
             return nb, resources
+        # read only here: a cell or metadata taken from `released` is deep-copied where it is
+        # put into the notebook (the cached release is shared by every notebook of the run)
         released, full = _release(path, info["db_url"], info["assignment"], info["notebook"])
-        released = copy.deepcopy(released)
         self._reattach(nb, released)
         self._reinsert(nb, released)
         for cell in nb.cells:  # untouched read-only cells get their hidden tests back, silently
@@ -228,6 +244,187 @@ class ProgressLog(NbGraderPreprocessor):
         return nb, resources
 
 
+# ----------------------------------------------------------------------------- once per run
+def _run_cache(pp):
+    """A dict that lives as long as the autograde run that made `pp`: nbgrader's converter (the
+    exporter's parent, pp's grandparent), or None when pp runs on its own (no caching)."""
+    converter = getattr(getattr(pp, "parent", None), "parent", None)
+    if converter is None:
+        return None
+    cache = converter.__dict__.get("_grading_run_cache")
+    if cache is None:
+        cache = converter.__dict__.setdefault("_grading_run_cache", {})
+    return cache
+
+
+def _released_notebook(pp, db_url, assignment, notebook):
+    """What the gradebook holds of one released notebook, read in one go and kept for the run:
+    {'source': {name: source cell}, 'graded': {name: grade or task cell}, 'kernelspec'}, as plain
+    records with the attributes nbgrader's own objects have. The gradebook's release does not
+    change while autograde runs (only generate_assignment writes it)."""
+    cache = _run_cache(pp)
+    key = ("released", db_url, assignment, notebook)
+    with _RELEASES_LOCK:
+        if cache is not None and key in cache:
+            return cache[key]
+    out = {"source": {}, "graded": {}, "kernelspec": None}
+    with Gradebook(db_url) as gb:
+        try:
+            nbk = gb.find_notebook(notebook, assignment)
+        except MissingEntry:
+            nbk = None
+        if nbk is not None:
+            for c in nbk.source_cells:
+                out["source"][c.name] = types.SimpleNamespace(
+                    name=c.name, cell_type=c.cell_type, locked=c.locked, checksum=c.checksum,
+                    source=c.source)
+            for c in list(nbk.task_cells) + list(nbk.grade_cells):  # a grade cell wins, as in
+                out["graded"][c.name] = types.SimpleNamespace(  # find_graded_cell
+                    name=c.name, max_score=c.max_score)
+            out["kernelspec"] = nbk.kernelspec
+    if cache is not None:
+        with _RELEASES_LOCK:
+            cache[key] = out
+    return out
+
+
+class _ReleasedCells:
+    """The two lookups OverwriteCells makes, answered from _released_notebook's record."""
+
+    def __init__(self, record):
+        self.record = record
+
+    def find_source_cell(self, name, notebook, assignment):
+        try:
+            return self.record["source"][name]
+        except KeyError:
+            raise MissingEntry(f"No such source cell: {assignment}/{notebook}/{name}") from None
+
+    def find_graded_cell(self, name, notebook, assignment):
+        try:
+            return self.record["graded"][name]
+        except KeyError:
+            raise MissingEntry(f"No such grade cell: {assignment}/{notebook}/{name}") from None
+
+
+class OverwriteCellsFast(OverwriteCells):
+    """nbgrader's OverwriteCells (its own per-cell checks and warnings, unchanged), with the
+    release's cells read once per run instead of two queries per graded cell."""
+
+    def preprocess(self, nb, resources):
+        if self.add_missing_cells or _run_cache(self) is None:
+            return super().preprocess(nb, resources)  # stock: it needs the gradebook's objects
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = _ReleasedCells(_released_notebook(self, self.db_url, self.assignment_id,
+                                                           self.notebook_id))
+        return NbGraderPreprocessor.preprocess(self, nb, resources)  # every cell, as stock
+
+
+class OverwriteKernelspecFast(OverwriteKernelspec):
+    """nbgrader's OverwriteKernelspec with the release's kernelspec read once per run."""
+
+    def preprocess(self, nb, resources):
+        if _run_cache(self) is None:
+            return super().preprocess(nb, resources)
+        info = resources["nbgrader"]
+        kernelspec = _released_notebook(self, info["db_url"], info["assignment"],
+                                        info["notebook"])["kernelspec"]
+        if kernelspec is not None:
+            kernelspec = json.loads(kernelspec)
+        self.log.debug("Source notebook kernelspec: {}".format(kernelspec))
+        self.log.debug("Submitted notebook kernelspec: {}".format(nb.metadata.get("kernelspec")))
+        if kernelspec:
+            self.log.debug("Overwriting submitted notebook kernelspec: {}".format(kernelspec))
+            nb.metadata["kernelspec"] = kernelspec
+        return nb, resources
+
+
+class SaveAutoGradesFast(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades writing the same rows: the notebook's grade and comment rows
+    are found by one query per kind (not a query per cell), and its scores are committed once,
+    together, instead of once per cell (one notebook is all or nothing)."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Notebook, Student,
+                                  SubmittedAssignment, SubmittedNotebook)
+        info = resources["nbgrader"]
+        self.notebook_id, self.assignment_id = info["notebook"], info["assignment"]
+        self.student_id, self.db_url = info["student"], info["db_url"]
+        self.gradebook = Gradebook(self.db_url)
+        with self.gradebook:
+            db = self.gradebook.db
+            # find_grade looks for a grade cell, then a task cell; find_comment for a solution
+            # cell, then a task cell: the same preference, by the cell's kind. The joins are
+            # find_grade's own, from the row to the student.
+            self._rows = {}
+            for model, first in ((Grade, "GradeCell"), (Comment, "SolutionCell")):
+                by_name = self._rows[model.__name__] = {}
+                query = (db.query(model, BaseCell.name, BaseCell.type)
+                         .join(BaseCell, BaseCell.id == model.cell_id)
+                         .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                         .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                         .join(SubmittedAssignment,
+                               SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                         .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                         .join(Student, Student.id == SubmittedAssignment.student_id)
+                         .filter(Notebook.name == self.notebook_id,
+                                 Assignment.name == self.assignment_id,
+                                 Student.id == self.student_id))
+                for row, name, kind in query:
+                    if kind == first or (kind == "TaskCell" and name not in by_name):
+                        by_name[name] = row
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
+            db.commit()
+        return nb, resources
+
+    def _row(self, kind, cell):
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        row = self._rows[kind].get(grade_id)
+        if row is None:  # not there: stock's own lookup, with its error
+            find = self.gradebook.find_grade if kind == "Grade" else self.gradebook.find_comment
+            row = find(grade_id, self.notebook_id, self.assignment_id, self.student_id)
+        return row
+
+    def _add_score(self, cell, resources):
+        grade = self._row("Grade", cell)
+        auto_score, _ = utils.determine_grade(cell, self.log)
+        grade.auto_score = auto_score
+        # a manual grade, or no autograder score: the grade needs a look (as stock)
+        grade.needs_manual_grade = (grade.manual_score is not None) or (grade.auto_score is None)
+
+    def _add_comment(self, cell, resources):
+        comment = self._row("Comment", cell)
+        if cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell) and \
+                not utils.is_task(cell):
+            comment.auto_comment = "No response."
+        else:
+            comment.auto_comment = None
+
+
+# ----------------------------------------------------------------------------- the exporter
+class ValidatedOnceExporter(NotebookExporter):
+    """nbconvert's NotebookExporter for autograde: each pass validates the notebook once.
+
+    The exporter validates the notebook after the pass's preprocessors (raising when it is
+    invalid; c.NotebookExporter.optimistic_validation: once, after the last), and then
+    nbformat.writes validated the very same notebook again only to log what the first check
+    had already raised. Here it is written out as nbformat.writes writes it, without that second
+    check: the same bytes.
+    """
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        if not self._preprocessors or self.nbformat_version != nb.get("nbformat"):
+            return super().from_notebook_node(nb, resources, **kw)  # nothing validated it yet
+        nb_copy, resources = Exporter.from_notebook_node(self, nb, resources, **kw)
+        resources["output_suffix"] = ".nbconvert"
+        output = nbformat.versions[self.nbformat_version].writes_json(nb_copy)
+        if not output.endswith("\n"):
+            output = output + "\n"
+        return output, resources
+
+
 # ----------------------------------------------------------------------------- gradebook engines
 _ENGINES = {}  # (url, options) -> (engine, identity of the database file when it was opened)
 _ENGINES_LOCK = threading.Lock()
@@ -245,6 +442,10 @@ def _sqlite_identity(url):
     return st.st_dev, st.st_ino
 
 
+# shared engines whose database has nbgrader's tables -> course ids whose row it has
+_SCHEMA_READY = weakref.WeakKeyDictionary()
+
+
 def share_gradebook_engines(on=True):
     """Make nbgrader's Gradebook reuse one SQLAlchemy engine per database URL in this process.
 
@@ -253,6 +454,11 @@ def share_gradebook_engines(on=True):
     engine keeps its compiled queries). Sharing one halves the cost of opening a Gradebook and
     lets queries hit the cache. A SQLite file that was replaced or deleted since (a new inode)
     gets a new engine, so pooled connections never write to a file that is gone.
+    Each Gradebook also lists the database's tables and runs create_all (a query per table),
+    then makes sure the course has its row, and disposes of its engine (every pooled connection)
+    when it closes: with a shared engine the first Gradebook does the first two (and each new
+    course id its row), which leaves the tables and the row in place; the engine keeps its
+    pooled connections.
     With on=False, stock behaviour comes back (the grading benchmark's baseline).
     """
     import nbgrader.api as api
@@ -260,6 +466,8 @@ def share_gradebook_engines(on=True):
     if not on:
         if shared is not None:
             api.create_engine = shared
+            api.Gradebook.__init__ = api.Gradebook.__init__.stock_init
+            api.Gradebook.close = api.Gradebook.close.stock_close
         return
     if shared is not None:
         return
@@ -284,6 +492,48 @@ def share_gradebook_engines(on=True):
 
     create_engine.shared_per_url = original
     api.create_engine = create_engine
+    api.Gradebook.__init__ = _schema_checked_once(api.Gradebook.__init__)
+    api.Gradebook.close = _pooled_close(api.Gradebook.close)
+
+
+def _schema_checked_once(stock_init):
+    """Gradebook.__init__ that runs stock's schema check only for an engine not yet checked, and
+    its course check (the course's row, added when missing) once per engine and course id."""
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    import nbgrader.api as api
+
+    def __init__(self, db_url, course_id="default_course", authenticator=None):
+        engine = api.create_engine(db_url, echo=False, future=True)
+        if engine not in _SCHEMA_READY:
+            stock_init(self, db_url, course_id, authenticator)
+            _SCHEMA_READY[self.engine] = {course_id}
+            return
+        self.engine = engine  # stock's __init__ from here on, without the schema check
+        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
+        courses = _SCHEMA_READY[engine]
+        if course_id not in courses:  # nbgrader never deletes a course's row
+            self.check_course(course_id=course_id)
+            courses.add(course_id)
+        self.course_id = course_id
+        self.authenticator = authenticator
+
+    __init__.stock_init = stock_init
+    return __init__
+
+
+def _pooled_close(stock_close):
+    """Gradebook.close that keeps a shared engine's pooled connections (stock disposes of the
+    engine, so the next Gradebook connects again); any other engine is disposed of as stock."""
+
+    def close(self):
+        if self.engine in _SCHEMA_READY:
+            self.db.remove()  # the session's connection goes back to the engine's pool
+            return
+        stock_close(self)
+
+    close.stock_close = stock_close
+    return close
 
 
 # ----------------------------------------------------------------------------- cell metadata

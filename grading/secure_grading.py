@@ -439,8 +439,9 @@ class SandboxedExecute(NbGraderPreprocessor):
                 res = {"nbgrader": {"student": student, "assignment": assignment,
                                     "notebook": notebook, "db_url": coursedir.db_url},
                        "unique_key": notebook, "metadata": {"path": os.path.dirname(path)}}
-                for pp in pps:
-                    nb, res = pp(config=converter.config).preprocess(nb, res)
+                for pp in pps:  # the exporter as parent, as nbgrader's: per-run caches
+                    nb, res = pp(config=converter.config,
+                                 parent=converter.exporter).preprocess(nb, res)
                 ctx = self._context(res["nbgrader"])
                 self._vet(nb, ctx, res["nbgrader"], log=False)
                 nb_json = json.dumps(nb)
