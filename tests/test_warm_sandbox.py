@@ -47,8 +47,27 @@ def run(sources, files=None):
     return out
 
 
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _mine(pid):
+    """Is pid a descendant of this test process (not of another test worker's)?"""
+    for _ in range(64):
+        pid = _ppid(pid)
+        if pid == os.getpid():
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
 def zygotes():
-    """Host pids of the zygotes running now (root sees every process)."""
+    """Host pids of this process's zygotes and their forks running now (root sees them all)."""
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -57,7 +76,8 @@ def zygotes():
                     cmd = f.read().split(b"\0")
             except OSError:
                 continue
-            if b"--zygote" in cmd and os.path.basename(cmd[0]).startswith(b"python"):
+            if b"--zygote" in cmd and os.path.basename(cmd[0]).startswith(b"python") and \
+                    _mine(int(name)):
                 found.append(int(name))
     return found
 
