@@ -955,17 +955,21 @@ def _run_job(job, shell):
 # A zygote is this worker started once per warm sandbox (grading/sandbox.py, Zygote): it imports
 # NumPy and IPython and builds the shell once, then serves jobs one at a time. It never reads a
 # job: for each one it receives two pipe ends over its control socket and forks a child that
-# takes a fresh mount, IPC and PID namespace, mounts its own empty /tmp, /home/student,
-# /dev/shm and /proc, drops every capability, sets the job's rlimits, and only then reads the
-# job (cells and files) from its pipe and runs it like a cold worker. When the child's PID
-# namespace ends, every process of the job ends with it, and its files with its tmpfs mounts.
+# takes a fresh mount, IPC, PID and network namespace (no interface up), mounts its own empty
+# /tmp, /home/student, /dev/shm and /proc, drops every capability, denies the kernel keyrings
+# (seccomp), sets the job's rlimits, and only then reads the job (cells and files) from its pipe
+# and runs it like a cold worker. When the child's PID namespace ends, every process of the job
+# ends with it, and its files with its tmpfs mounts, its sockets with its network namespace.
 # The zygote keeps the two capabilities that needs (CAP_SYS_ADMIN, CAP_SETPCAP, inside its own
 # user namespace only), runs no student code, is not dumpable, and is invisible to the jobs
 # (they have their own PID namespace).
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
+CLONE_NEWNET = 0x40000000
+JOB_NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SETUP_FAILED = 71  # exit code of a job whose namespaces, mounts or privileges could not be set
 
 
@@ -1010,13 +1014,49 @@ def _drop_privileges(libc):
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     _ok(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
     _ok(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _deny_keyrings(libc)
     with open("/proc/self/status") as f:
         for line in f:
+            if line.startswith("Seccomp:") and line.split()[1] != "2":
+                raise OSError("the seccomp filter is not in place")
             if line.startswith(("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")) and \
                     int(line.split()[1], 16):
                 raise OSError(f"a capability is left: {line.strip()}")
             if line.startswith("NoNewPrivs") and line.split()[1] != "1":
                 raise OSError("no_new_privs is not set")
+
+
+# The kernel's keyrings are not namespaced by the job's namespaces: the user keyrings belong to the
+# uid of the zygote's user namespace, shared by its jobs, and the session keyring is inherited
+# from the grading host. A job may not use them (add_key, request_key, keyctl fail with EPERM).
+_KEYRING_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)),   # AUDIT_ARCH, syscall numbers
+                     "aarch64": (0xC00000B7, (217, 218, 219))}
+
+
+def _deny_keyrings(libc):
+    """A seccomp filter: the keyring system calls fail with EPERM, and so do x32 ones; a system
+    call of another architecture (32-bit: other numbers) kills the process."""
+    import ctypes
+    import errno
+    import struct
+    arch, calls = _KEYRING_SYSCALLS.get(os.uname().machine, (None, ()))
+    if arch is None:
+        raise OSError(f"no seccomp filter for {os.uname().machine}")
+
+    def insn(code, k, jt=0, jf=0):
+        return struct.pack("HBBI", code, jt, jf, k)
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+    n = len(calls)
+    prog = [insn(load, 4), insn(jeq, arch, 1, 0), insn(ret, 0x80000000),  # seccomp_data.arch
+            insn(load, 0), insn(jge, 0x40000000, n + 1, 0)]               # .nr; x32: denied
+    prog += [insn(jeq, nr, n - i, 0) for i, nr in enumerate(calls)]
+    prog += [insn(ret, 0x7FFF0000), insn(ret, 0x00050000 | errno.EPERM)]  # ALLOW, ERRNO
+    code = ctypes.create_string_buffer(b"".join(prog))
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    _ok(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                   ctypes.byref(Prog(len(prog), ctypes.addressof(code))), 0, 0), "seccomp")
 
 
 def _set_limits(spec):
@@ -1027,7 +1067,7 @@ def _set_limits(spec):
 
 def _job_child(spec, in_fd, out_fd, shell, libc):
     """The zygote's child for one job (never returns)."""
-    _ok(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+    _ok(libc.unshare(JOB_NAMESPACES), "unshare")
     pid = os.fork()  # pid 1 of the job's PID namespace
     if pid:
         os.close(in_fd)
@@ -1037,7 +1077,9 @@ def _job_child(spec, in_fd, out_fd, shell, libc):
     try:
         _fresh_mounts(libc, spec["tmpfs_bytes"])
         _drop_privileges(libc)
-        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        # the init stays not dumpable (as the zygote): the job cannot trace it, take its file
+        # descriptors (the zygote's stderr) or make it exit with SETUP_FAILED
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _set_limits(spec)
     except Exception as exc:  # noqa: BLE001 -- reported, and nothing of the job ran
         _Out.fd = out_fd
@@ -1056,6 +1098,7 @@ def _job_child(spec, in_fd, out_fd, shell, libc):
                 continue
             if done == worker:
                 os._exit(0)  # the namespace, and whatever is left in it, ends here
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the worker's own /proc files are its own
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -1109,7 +1152,7 @@ def _self_test(libc, tmpfs_bytes):
     if pid == 0:
         os.close(r)
         try:
-            _ok(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+            _ok(libc.unshare(JOB_NAMESPACES), "unshare")
             inner = os.fork()
             if inner == 0:
                 _fresh_mounts(libc, tmpfs_bytes)
