@@ -132,3 +132,39 @@ def test_a_job_leaves_no_connection_for_the_next_one(warm):
         assert f":{port:04X}" not in b, f"job B saw job A's connection:\n{a}\n{b}"
     assert MARK not in b, b
     assert len(b.strip().splitlines()) == 2, f"job B's network namespace is not empty:\n{b}"
+
+
+NESTED_ROOT = r'''
+import subprocess, sys
+code = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+print("unshare", libc.unshare(0x10000000 | 0x00020000))  # a user and a mount namespace: root
+for p in (b"/tmp", b"/home/student", b"/dev/shm", b"/proc", b"/proc/sys"):
+    print(p.decode(), libc.umount2(p, 2), os.strerror(ctypes.get_errno()))  # MNT_DETACH
+print("remount", libc.mount(None, b"/proc/sys", None, 32 | 4096, None))  # MS_REMOUNT|MS_BIND
+"""
+print(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                     timeout=20).stdout)
+'''
+
+
+def test_root_of_a_nested_user_namespace_cannot_take_the_jobs_mounts_off(warm):
+    """A job may make a user namespace of its own and be root in it (it dies with the job), but
+    the mounts it was given come locked: it cannot uncover what lies under its fresh /tmp,
+    /home/student, /dev/shm and /proc (the zygote's), nor make /proc/sys writable."""
+    out = run([NESTED_ROOT])[0]
+    assert "unshare 0" in out, out  # the probe did become root of a namespace of its own
+    for p in ("/tmp", "/home/student", "/dev/shm", "/proc", "/proc/sys"):
+        assert f"{p} -1 Invalid argument" in out, out
+    assert "remount -1" in out, out
+
+
+def test_a_job_shares_no_writable_memory_with_the_zygote(warm):
+    """Jobs are forked from the zygote: a writable shared mapping (MAP_SHARED) inherited from it
+    would let one job change the memory every later job is forked from."""
+    out = run([r'''
+maps = [l.split() for l in open("/proc/self/maps")]
+print("shared", [m for m in maps if m[1][1] == "w" and m[1][3] == "s"], len(maps))
+'''])[0]
+    assert out.startswith("shared [] "), out
