@@ -881,6 +881,7 @@ def main():
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _deny_keyrings(_libc())  # (a cold sandbox holds the grading service's session keyring)
     for src in job.get("copy", []):  # the student's own files, into the working directory
         dst = os.path.join(os.getcwd(), os.path.relpath(src, "/job/submission"))
         os.makedirs(os.path.dirname(dst), exist_ok=True)

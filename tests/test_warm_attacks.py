@@ -168,3 +168,53 @@ maps = [l.split() for l in open("/proc/self/maps")]
 print("shared", [m for m in maps if m[1][1] == "w" and m[1][3] == "s"], len(maps))
 '''])[0]
     assert out.startswith("shared [] "), out
+
+
+HOST_KEYRING = r'''
+import ctypes, json, os, sys, tempfile
+from grading import sandbox
+libc = ctypes.CDLL(None, use_errno=True)
+add_key, request_key, keyctl = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}[
+    os.uname().machine]
+# a grading service with a session keyring of its own (systemd gives every service one)
+assert libc.syscall(keyctl, 1, b"grading-service", 0) > 0   # KEYCTL_JOIN_SESSION_KEYRING
+assert libc.syscall(add_key, b"user", b"host", b"HOST-SECRET", 11, ctypes.c_int(-3)) > 0
+cell = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(100)
+k = libc.syscall(%d, b"user", b"host", None, 0)
+n = libc.syscall(%d, 11, k, buf, 100) if k > 0 else 0
+print("read", buf.raw[:max(n, 0)])
+print("added", libc.syscall(%d, b"user", b"from-job", b"JOB", 3, ctypes.c_int(-3)))
+""" % (request_key, keyctl, add_key)
+limits = sandbox.Limits(wall_s=60, cell_timeout_s=20, warm=False)
+job = {"steps": [{"op": "exec", "cell": 0, "source": cell}], "limits": limits.for_job()}
+d = tempfile.mkdtemp(prefix="grading-job-")
+with open(os.path.join(d, "job.json"), "w") as f:
+    json.dump(job, f)
+try:
+    res = sandbox.run(d, limits)
+finally:
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+print([json.loads(l) for l in res.lines if l.strip()])
+print("host sees", libc.syscall(request_key, b"user", b"from-job", None, 0))
+'''
+
+
+def test_a_cold_sandbox_cannot_reach_the_grading_hosts_session_keyring():
+    """A session keyring is inherited by every process the grading service starts, bubblewrap,
+    setpriv and the sandbox included, and who holds it may read and add keys whatever their uid.
+    A cold job read the service's key and left one for the next job (or the host)."""
+    import os
+    import subprocess
+    import sys
+    from assignments_helpers import sandbox_or_skip
+    sandbox_or_skip()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = subprocess.run([sys.executable, "-c", HOST_KEYRING], cwd=root, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "HOST-SECRET" not in p.stdout, f"a cold job read the host's key:\n{p.stdout}"
+    assert "added -1" in p.stdout and "host sees -1" in p.stdout, p.stdout
