@@ -881,6 +881,7 @@ def main():
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _install_seccomp(_libc())  # no keyrings, no user namespaces (see _install_seccomp)
     for src in job.get("copy", []):  # the student's own files, into the working directory
         dst = os.path.join(os.getcwd(), os.path.relpath(src, "/job/submission"))
         os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -955,17 +956,21 @@ def _run_job(job, shell):
 # A zygote is this worker started once per warm sandbox (grading/sandbox.py, Zygote): it imports
 # NumPy and IPython and builds the shell once, then serves jobs one at a time. It never reads a
 # job: for each one it receives two pipe ends over its control socket and forks a child that
-# takes a fresh mount, IPC and PID namespace, mounts its own empty /tmp, /home/student,
-# /dev/shm and /proc, drops every capability, sets the job's rlimits, and only then reads the
-# job (cells and files) from its pipe and runs it like a cold worker. When the child's PID
-# namespace ends, every process of the job ends with it, and its files with its tmpfs mounts.
+# takes a fresh mount, IPC, PID and network namespace (no interface up), mounts its own empty
+# /tmp, /home/student, /dev/shm and /proc, drops every capability, installs the seccomp filter
+# (no keyrings, no user namespaces), sets the rlimits, and only then reads the job from its pipe
+# and runs it like a cold worker. When the child's PID namespace ends, every process of the job
+# ends with it, and its files with its tmpfs mounts, its sockets with its network namespace.
 # The zygote keeps the two capabilities that needs (CAP_SYS_ADMIN, CAP_SETPCAP, inside its own
 # user namespace only), runs no student code, is not dumpable, and is invisible to the jobs
 # (they have their own PID namespace).
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
+CLONE_NEWNET = 0x40000000
+JOB_NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SETUP_FAILED = 71  # exit code of a job whose namespaces, mounts or privileges could not be set
 
 
@@ -1010,13 +1015,64 @@ def _drop_privileges(libc):
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     _ok(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
     _ok(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _install_seccomp(libc)
     with open("/proc/self/status") as f:
         for line in f:
+            if line.startswith("Seccomp:") and line.split()[1] != "2":
+                raise OSError("the seccomp filter is not in place")
             if line.startswith(("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")) and \
                     int(line.split()[1], 16):
                 raise OSError(f"a capability is left: {line.strip()}")
             if line.startswith("NoNewPrivs") and line.split()[1] != "1":
                 raise OSError("no_new_privs is not set")
+
+
+# A seccomp filter, installed before any student code, cold or warm:
+# - the kernel's keyrings are not namespaced by a job's namespaces: the user keyrings belong to
+#   the uid of the zygote's user namespace, shared by its jobs, and the session keyring is
+#   inherited from the grading service, whatever the uid. add_key, request_key and keyctl fail
+#   with EPERM;
+# - no user namespace of the job's own (unshare or clone with CLONE_NEWUSER: EPERM; clone3,
+#   whose flags a filter cannot read: ENOSYS, and the C library falls back to clone): root of one
+#   could not take the job's mounts off (they come locked), but it reaches kernel code (mounting
+#   file systems, netfilter) that most local privilege escalations of recent years go through.
+_SYSCALLS = {  # AUDIT_ARCH; add_key, request_key, keyctl; unshare, clone; clone3
+    "x86_64": (0xC000003E, (248, 249, 250), (272, 56), 435),
+    "aarch64": (0xC00000B7, (217, 218, 219), (97, 220), 435)}
+CLONE_NEWUSER = 0x10000000
+
+
+def _install_seccomp(libc):
+    """The filter above; a system call of another architecture (32-bit: other numbers) kills the
+    process, x32 ones fail."""
+    import ctypes
+    import errno
+    import struct
+    arch, keyrings, (unshare, clone), clone3 = _SYSCALLS.get(os.uname().machine, (None,) * 4)
+    if arch is None:
+        raise OSError(f"no seccomp filter for {os.uname().machine}")
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|...|K
+    allow, deny, nosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+    prog = [(load, 4), (jeq, arch, 1, 0), (ret, 0x80000000),    # seccomp_data.arch, else kill
+            (load, 0), (jge, 0x40000000, "deny", 0)]             # .nr; x32
+    prog += [(jeq, nr, "deny", 0) for nr in keyrings]
+    prog += [(jeq, clone3, "nosys", 0), (jeq, unshare, "flags", 0), (jeq, clone, "flags", 0),
+             (ret, allow), "flags", (load, 16), (jset, CLONE_NEWUSER, "deny", 0), (ret, allow),
+             "deny", (ret, deny), "nosys", (ret, nosys)]        # .args[0], low half: the flags
+    code, labels = [i for i in prog if not isinstance(i, str)], {}
+    for i in prog:
+        if isinstance(i, str):
+            labels[i] = sum(1 for j in prog[:prog.index(i)] if not isinstance(j, str))
+    out = []
+    for at, (op, k, *jumps) in enumerate(code):
+        jt, jf = [labels[j] - at - 1 if isinstance(j, str) else j for j in jumps or (0, 0)]
+        out.append(struct.pack("HBBI", op, jt, jf, k))
+    buf = ctypes.create_string_buffer(b"".join(out))
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    _ok(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                   ctypes.byref(Prog(len(out), ctypes.addressof(buf))), 0, 0), "seccomp")
 
 
 def _set_limits(spec):
@@ -1027,7 +1083,7 @@ def _set_limits(spec):
 
 def _job_child(spec, in_fd, out_fd, shell, libc):
     """The zygote's child for one job (never returns)."""
-    _ok(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+    _ok(libc.unshare(JOB_NAMESPACES), "unshare")
     pid = os.fork()  # pid 1 of the job's PID namespace
     if pid:
         os.close(in_fd)
@@ -1037,7 +1093,9 @@ def _job_child(spec, in_fd, out_fd, shell, libc):
     try:
         _fresh_mounts(libc, spec["tmpfs_bytes"])
         _drop_privileges(libc)
-        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        # the init stays not dumpable (as the zygote): the job cannot trace it, take its file
+        # descriptors (the zygote's stderr) or make it exit with SETUP_FAILED
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _set_limits(spec)
     except Exception as exc:  # noqa: BLE001 -- reported, and nothing of the job ran
         _Out.fd = out_fd
@@ -1056,6 +1114,7 @@ def _job_child(spec, in_fd, out_fd, shell, libc):
                 continue
             if done == worker:
                 os._exit(0)  # the namespace, and whatever is left in it, ends here
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the worker's own /proc files are its own
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -1109,7 +1168,7 @@ def _self_test(libc, tmpfs_bytes):
     if pid == 0:
         os.close(r)
         try:
-            _ok(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
+            _ok(libc.unshare(JOB_NAMESPACES), "unshare")
             inner = os.fork()
             if inner == 0:
                 _fresh_mounts(libc, tmpfs_bytes)
