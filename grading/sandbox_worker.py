@@ -821,6 +821,20 @@ def _fork():
 
 
 # ----------------------------------------------------------------------------- the inputs
+def _read_header(missing):
+    """The next JSON line from the private stdin (kept in its buffer: what follows stays there)."""
+    fd, buf = _STATE["stdin"], _STATE["stdin_buf"]
+    while b"\n" not in buf:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            raise EOFError(missing)
+        buf.extend(chunk)
+    nl = buf.index(b"\n")
+    header = json.loads(bytes(buf[:nl]))
+    del buf[:nl + 1]
+    return header
+
+
 def _receive_inputs():
     """Read the hidden inputs from the private copy of stdin (sent by the trusted side only after
     the boundary record) and unpack them into a fresh private folder.
@@ -843,14 +857,7 @@ def _receive_inputs():
         del buf[:n]
         return out
 
-    while b"\n" not in buf:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            raise EOFError("no inputs arrived")
-        buf.extend(chunk)
-    nl = buf.index(b"\n")
-    header = json.loads(bytes(buf[:nl]))
-    del buf[:nl + 1]
+    header = _read_header("no inputs arrived")
     import tempfile
     root = tempfile.mkdtemp(prefix=".graded-inputs-", dir="/tmp")
     for rel, size in header["files"]:
@@ -1134,14 +1141,7 @@ def _receive_job():
     """The job frame: one JSON header line {"job": {...}, "files": [[path, size], ...]}, then the
     student's files' bytes, written into the (fresh) working directory."""
     fd, buf = _STATE["stdin"], _STATE["stdin_buf"]
-    while b"\n" not in buf:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            raise EOFError("no job arrived")
-        buf.extend(chunk)
-    nl = buf.index(b"\n")
-    header = json.loads(bytes(buf[:nl]))
-    del buf[:nl + 1]
+    header = _read_header("no job arrived")
     home = os.getcwd()
     for rel, size in header["files"]:
         rel = os.path.normpath(str(rel))
