@@ -1004,12 +1004,45 @@ def _fresh_mounts(libc, tmpfs_bytes):
             _ok(libc.mount(sub, sub, None, MS_BIND | MS_REC, None), f"bind {sub!r}")
             _ok(libc.mount(None, sub, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, None),
                 f"read-only {sub!r}")
-    for path, mode in ((b"/tmp", "1777"), (b"/home/student", "0700"), (b"/dev/shm", "1777")):
+    fresh = ((b"/tmp", "1777"), (b"/home/student", "0700"), (b"/dev/shm", "1777"))
+    # what the sandbox binds below these (the Python environment, when it lives under /tmp)
+    # must stay: held by descriptor, bound again on top of the fresh tmpfs, read-only as it was
+    below = [(point, opts, os.open(point, os.O_PATH | os.O_CLOEXEC))
+             for point, opts in _mounts_below([p.decode() for p, _ in fresh])]
+    for path, mode in fresh:
         if os.path.isdir(path):
             opts = f"size={int(tmpfs_bytes)},mode={mode}".encode()
             _ok(libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, opts),
                 f"tmpfs {path!r}")
+    for point, opts, fd in below:
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _ok(libc.mount(f"/proc/self/fd/{fd}".encode(), point.encode(), None, MS_BIND | MS_REC,
+                       None), f"bind {point!r}")
+        keep = MS_BIND | MS_REMOUNT | sum(flag for name, flag in (
+            ("ro", MS_RDONLY), ("nosuid", MS_NOSUID), ("nodev", MS_NODEV),
+            ("noexec", MS_NOEXEC)) if name in opts)
+        _ok(libc.mount(None, point.encode(), None, keep, None), f"remount {point!r}")
+        os.close(fd)
     os.chdir("/home/student")
+
+
+def _mounts_below(tops):
+    """[(mount point, its options)] of the outermost mounts strictly below one of `tops`, from
+    /proc/self/mountinfo (each with its own mounts below it, bound again recursively)."""
+    import re
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            if any(point.startswith(top + "/") for top in tops):
+                found.append((point, fields[5].split(",")))
+    found.sort(key=lambda m: m[0].count("/"))
+    outer = []
+    for point, opts in found:
+        if not any(point == o or point.startswith(o + "/") for o, _ in outer):
+            outer.append((point, opts))
+    return outer
 
 
 def _drop_privileges(libc):

@@ -142,8 +142,7 @@ def leak_probe():
 def test_the_leak_probe_sees_a_leak_without_fresh_mounts(warm, monkeypatch, tmp_path):
     """The control: a worker whose jobs share the zygote's /tmp and /home/student."""
     src = open(sandbox.WORKER).read()
-    shared = src.replace('for path, mode in ((b"/tmp", "1777"), (b"/home/student", "0700"), '
-                         '(b"/dev/shm", "1777")):', 'for path, mode in ():')
+    shared = src.replace("    for path, mode in fresh:", "    for path, mode in ():")
     assert shared != src
     leaky = tmp_path / "worker.py"
     leaky.write_text(shared)
@@ -269,3 +268,25 @@ def test_a_kernel_that_refuses_turns_warm_sandboxes_off_never_weaker(warm, monke
     payload = {"job": j, "files": {}, "limits": limits.__dict__, "inputs": None}
     raw = secure_grading.run_payload(payload)   # graded cold, in the same sandbox as before
     assert any(b"ran" in line for line in raw["lines"])
+
+
+def test_what_the_sandbox_binds_below_tmp_stays_in_every_job(warm, monkeypatch):
+    """A Python environment under /tmp (a clean clone there, as CI may make) is bound at its own
+    path; a job's fresh /tmp must not hide it (every import failed: "No module named ...")."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="grading-env-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        with open(os.path.join(d, "marker.txt"), "w") as f:
+            f.write("still here")
+        os.chmod(os.path.join(d, "marker.txt"), 0o644)
+        real = sandbox._python_dirs
+        monkeypatch.setattr(sandbox, "_python_dirs", lambda: real() + [d])
+        out = run([f"print(open('{d}/marker.txt').read())\n"
+                   f"try:\n    open('{d}/new.txt', 'w')\nexcept OSError as e:\n"
+                   f"    print('read-only', e.errno)\n"
+                   "open('/tmp/mine.txt', 'w').write('x'); print('tmp writable')"])[0]
+        assert "still here" in out and "read-only 30" in out and "tmp writable" in out, out
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
