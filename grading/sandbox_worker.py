@@ -1193,9 +1193,11 @@ def _receive_job():
     return header["job"]
 
 
-def _self_test(libc, tmpfs_bytes):
+def _self_test(libc, tmpfs_bytes, paths=()):
     """Set up one empty job (namespaces, mounts, no capabilities) before saying ready: a kernel
-    that cannot do it makes the zygote refuse, never run a job with less isolation."""
+    that cannot do it makes the zygote refuse, never run a job with less isolation. A job must
+    also still see every folder of the zygote's import path (else every import would fail and
+    every notebook score zero): if not, the zygote refuses and grading runs cold."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -1204,9 +1206,13 @@ def _self_test(libc, tmpfs_bytes):
             _ok(libc.unshare(JOB_NAMESPACES), "unshare")
             inner = os.fork()
             if inner == 0:
-                _fresh_mounts(libc, tmpfs_bytes)
-                _drop_privileges(libc)
-                os.write(w, b"ok")
+                try:
+                    _fresh_mounts(libc, tmpfs_bytes)
+                    _drop_privileges(libc)
+                    lost = [p for p in paths if not os.path.isdir(p)]
+                    os.write(w, f"a job would not see {lost}".encode()[:500] if lost else b"ok")
+                except Exception as exc:  # noqa: BLE001
+                    os.write(w, str(exc).encode()[:500])
                 os._exit(0)
             os.waitpid(inner, 0)
         except Exception as exc:  # noqa: BLE001
@@ -1231,7 +1237,8 @@ def zygote(ctl_fd):
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     first = json.loads(ctl.recv(4096) or b"{}")
-    said = _self_test(libc, first.get("tmpfs_bytes", 1 << 20))
+    said = _self_test(libc, first.get("tmpfs_bytes", 1 << 20),
+                      [p for p in sys.path if p and os.path.isdir(p)])
     if said != "ok":
         ctl.send(json.dumps({"t": "unsupported", "why": said}).encode())
         os._exit(0)

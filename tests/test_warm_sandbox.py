@@ -255,7 +255,8 @@ def test_a_zygote_lost_mid_job_is_run_again_cold(warm):
 
 def test_a_kernel_that_refuses_turns_warm_sandboxes_off_never_weaker(warm, monkeypatch, tmp_path):
     src = open(sandbox.WORKER).read()
-    refusing = src.replace('    said = _self_test(libc, first.get("tmpfs_bytes", 1 << 20))',
+    refusing = src.replace('    said = _self_test(libc, first.get("tmpfs_bytes", 1 << 20),\n'
+                           '                      [p for p in sys.path if p and os.path.isdir(p)])',
                            '    said = "unshare: Operation not permitted"')
     assert refusing != src
     (tmp_path / "worker.py").write_text(refusing)
@@ -289,4 +290,29 @@ def test_what_the_sandbox_binds_below_tmp_stays_in_every_job(warm, monkeypatch):
         assert "still here" in out and "read-only 30" in out and "tmp writable" in out, out
     finally:
         import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_zygote_whose_jobs_would_lose_the_import_path_refuses(warm, monkeypatch, tmp_path):
+    """Jobs that could not import (a folder of the import path hidden by their fresh mounts)
+    would score zero on every notebook: the zygote's self-test refuses instead, grading goes cold.
+    Shown with a worker that does not bind again what lies below /tmp."""
+    import shutil
+    import tempfile
+    src = open(sandbox.WORKER).read()
+    no_rebind = src.replace("    for point, opts, fd in below:", "    for point, opts, fd in []:")
+    assert no_rebind != src
+    (tmp_path / "worker.py").write_text(no_rebind)
+    monkeypatch.setattr(sandbox, "WORKER", str(tmp_path / "worker.py"))
+    d = tempfile.mkdtemp(prefix="grading-path-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        dirs, env = sandbox._python_dirs, sandbox._environment
+        monkeypatch.setattr(sandbox, "_python_dirs", lambda: dirs() + [d])
+        monkeypatch.setattr(sandbox, "_environment", lambda: [
+            f"/opt/grading-lib:{d}" if x == "/opt/grading-lib" else x for x in env()])
+        j, limits = job(["print(1)"])
+        assert sandbox.run_warm(j, {}, limits) is None
+        assert "would not see" in sandbox._WARM["off"] and d in sandbox._WARM["off"]
+    finally:
         shutil.rmtree(d, ignore_errors=True)
