@@ -257,6 +257,14 @@ def _run_cache(pp):
     return cache
 
 
+def released_notebook_or_none(gb, notebook, assignment):
+    """The gradebook's record of a released notebook, or None when the release has no such one."""
+    try:
+        return gb.find_notebook(notebook, assignment)
+    except MissingEntry:
+        return None
+
+
 def _released_notebook(pp, db_url, assignment, notebook):
     """What the gradebook holds of one released notebook, read in one go and kept for the run:
     {'source': {name: source cell}, 'graded': {name: grade or task cell}, 'kernelspec'}, as plain
@@ -269,10 +277,7 @@ def _released_notebook(pp, db_url, assignment, notebook):
             return cache[key]
     out = {"source": {}, "graded": {}, "kernelspec": None}
     with Gradebook(db_url) as gb:
-        try:
-            nbk = gb.find_notebook(notebook, assignment)
-        except MissingEntry:
-            nbk = None
+        nbk = released_notebook_or_none(gb, notebook, assignment)
         if nbk is not None:
             for c in nbk.source_cells:
                 out["source"][c.name] = types.SimpleNamespace(
